@@ -1,0 +1,800 @@
+"""The mathematics of an Elman network, as pure functions over explicit arrays.
+
+An Elman network copies its hidden layer into "context units" that feed the hidden
+layer at the next time step::
+
+    h_0 = context                                   (zeros unless given)
+    h_t = act(x_t @ input_weights + h_{t-1} @ context_weights + hidden_bias)
+    z   = h @ output_weights + output_bias           (at the steps that have a target)
+    p   = softmax(z)
+
+Nothing here validates input, keeps state or draws from a global random generator:
+arrays go in, arrays come out, so the gradient tests can exercise the exact code the
+estimator runs. Every function works in the floating dtype of its inputs.
+
+Conventions
+-----------
+``X`` has shape (n_sequences, n_steps, n_features). ``mask`` is a boolean array of
+shape (n_sequences, n_steps) that is True on the real steps of each sequence; the
+real steps form a prefix (padding only at the end). Padded steps keep the hidden
+state unchanged and take no part in the loss or in any gradient.
+
+Two output modes:
+
+- per sequence (``per_step=False``): one output per sequence, read from the hidden
+  state of its last real step (the stateless classifier);
+- per step (``per_step=True``): one output per real step; ``sample_weight`` of shape
+  (n_sequences, n_steps) selects and weighs the steps that carry a target (the
+  stateful stream, in which only the last step of each row has a label).
+
+The data term of the loss is the weighted mean of the per-output losses,
+``sum(w * loss) / sum(w)``, and the L2 penalty ``0.5 * alpha * ||W||^2`` on the three
+weight matrices (not the biases) is divided by the same ``sum(w)``, which is how
+:class:`~sklearn.neural_network.MLPClassifier` scales it.
+
+Internally the hidden states live time-major, in a buffer ``H`` of shape
+(n_steps + 1, n_sequences, n_hidden) whose slice ``H[0]`` is the initial context,
+so that the state entering step ``t`` is ``H[t]`` and the one leaving it is
+``H[t + 1]``; every per-step slice is then contiguous for the matrix products.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import expit
+
+
+class ElmanParams(NamedTuple):
+    """The five parameter arrays of an Elman network.
+
+    Attributes
+    ----------
+    input_weights : ndarray of shape (n_features, n_hidden)
+        Weights from the inputs of one step to the hidden units.
+    context_weights : ndarray of shape (n_hidden, n_hidden)
+        Weights from the context units (the previous hidden state) to the hidden
+        units.
+    hidden_bias : ndarray of shape (n_hidden,)
+        Bias of the hidden units.
+    output_weights : ndarray of shape (n_hidden, n_outputs)
+        Weights from the hidden units to the output units.
+    output_bias : ndarray of shape (n_outputs,)
+        Bias of the output units.
+    """
+
+    input_weights: np.ndarray
+    context_weights: np.ndarray
+    hidden_bias: np.ndarray
+    output_weights: np.ndarray
+    output_bias: np.ndarray
+
+
+# The arrays the L2 penalty applies to (the biases are not penalised).
+WEIGHT_NAMES = ("input_weights", "context_weights", "output_weights")
+
+
+class Trace(NamedTuple):
+    """What the forward pass keeps for the backward pass.
+
+    Attributes
+    ----------
+    hidden : ndarray of shape (n_steps + 1, n_sequences, n_hidden)
+        Time-major hidden states; ``hidden[0]`` is the initial context and
+        ``hidden[t + 1]`` the state after step ``t``. On padded steps the state
+        is carried over unchanged.
+    inputs : ndarray of shape (n_steps, n_sequences, n_features)
+        Time-major inputs with padded steps set to zero.
+    lengths : ndarray of shape (n_sequences,)
+        Number of real steps of each sequence.
+    """
+
+    hidden: np.ndarray
+    inputs: np.ndarray
+    lengths: np.ndarray
+
+    def final_context(self) -> np.ndarray:
+        """State after each sequence's last real step, (n_sequences, n_hidden)."""
+        # Padded steps carry the state forward, so the last slice already holds it.
+        return self.hidden[-1].copy()
+
+    def last_hidden(self) -> np.ndarray:
+        """Alias of :meth:`final_context`: the state the per-sequence output reads."""
+        return self.hidden[-1]
+
+
+# --------------------------------------------------------------------------------
+# Parameters: shapes, initialisation, packing
+# --------------------------------------------------------------------------------
+
+
+def param_shapes(n_features: int, n_hidden: int, n_outputs: int) -> ElmanParams:
+    """Shapes of the five parameter arrays.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of input features per time step.
+    n_hidden : int
+        Number of hidden (and context) units.
+    n_outputs : int
+        Number of output units.
+
+    Returns
+    -------
+    shapes : ElmanParams of tuple
+        The shape of each parameter array.
+    """
+    return ElmanParams(
+        input_weights=(n_features, n_hidden),
+        context_weights=(n_hidden, n_hidden),
+        hidden_bias=(n_hidden,),
+        output_weights=(n_hidden, n_outputs),
+        output_bias=(n_outputs,),
+    )
+
+
+def shapes_of(params: ElmanParams) -> ElmanParams:
+    """Shapes of the arrays of ``params``, in the form :func:`unpack` takes."""
+    return ElmanParams(*(p.shape for p in params))
+
+
+def n_params(shapes: ElmanParams) -> int:
+    """Total number of scalar parameters for the given shapes."""
+    return int(sum(np.prod(s, dtype=np.int64) for s in shapes))
+
+
+def pack(params: ElmanParams, out: np.ndarray | None = None) -> np.ndarray:
+    """Concatenate the parameter arrays into one flat vector.
+
+    Parameters
+    ----------
+    params : ElmanParams
+        The parameter arrays.
+    out : ndarray of shape (n_params,), default=None
+        Where to write the vector. A new array in the dtype of ``params`` if None.
+
+    Returns
+    -------
+    theta : ndarray of shape (n_params,)
+        The arrays raveled in C order and concatenated in the order of the fields
+        of :class:`ElmanParams`.
+    """
+    if out is None:
+        dtype = np.result_type(*params)
+        out = np.empty(n_params(shapes_of(params)), dtype=dtype)
+    start = 0
+    for p in params:
+        out[start : start + p.size] = p.ravel()
+        start += p.size
+    return out
+
+
+def unpack(theta: np.ndarray, shapes: ElmanParams) -> ElmanParams:
+    """Split a flat vector into parameter arrays.
+
+    Parameters
+    ----------
+    theta : ndarray of shape (n_params,)
+        A vector laid out as :func:`pack` writes it.
+    shapes : ElmanParams of tuple
+        Shapes of the five arrays (see :func:`param_shapes`).
+
+    Returns
+    -------
+    params : ElmanParams
+        Views into ``theta``: writing to them writes to ``theta``.
+    """
+    expected = n_params(shapes)
+    if theta.shape != (expected,):
+        raise ValueError(
+            f"theta has {theta.size} values in shape {theta.shape}, but the shapes "
+            f"need a flat vector of {expected}."
+        )
+    arrays = []
+    start = 0
+    for shape in shapes:
+        size = int(np.prod(shape, dtype=np.int64))
+        arrays.append(theta[start : start + size].reshape(shape))
+        start += size
+    return ElmanParams(*arrays)
+
+
+def init_params(
+    n_features: int,
+    n_hidden: int,
+    n_outputs: int,
+    rng: np.random.Generator,
+    dtype=np.float64,
+    activation: str = "tanh",
+) -> ElmanParams:
+    """Draw initial parameters.
+
+    Input and output weights are Glorot-uniform, the context matrix is a random
+    orthogonal matrix (its powers neither explode nor vanish, which is what a
+    recurrence needs at the start of training), and the biases are zero. The
+    weights into the hidden layer are multiplied by ``INIT_GAINS[activation]``.
+
+    Parameters
+    ----------
+    n_features, n_hidden, n_outputs : int
+        Layer sizes.
+    rng : numpy.random.Generator or numpy.random.RandomState
+        Source of randomness; the same generator state gives the same parameters.
+    dtype : dtype, default=np.float64
+        Floating dtype of the arrays.
+    activation : str, default='tanh'
+        Hidden activation, which sets the gain of the hidden layer's weights.
+
+    Returns
+    -------
+    params : ElmanParams
+        Views into one flat vector, in ``dtype``.
+    """
+
+    def glorot(fan_in, fan_out):
+        bound = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-bound, bound, size=(fan_in, fan_out))
+
+    gain = INIT_GAINS[activation]
+    input_weights = gain * glorot(n_features, n_hidden)
+    gaussian = rng.standard_normal((n_hidden, n_hidden))
+    q, r = np.linalg.qr(gaussian)
+    # Fixing the signs by diag(r) makes q uniformly (Haar) distributed.
+    context_weights = gain * q * np.where(np.diag(r) < 0, -1.0, 1.0)
+    output_weights = glorot(n_hidden, n_outputs)
+    shapes = param_shapes(n_features, n_hidden, n_outputs)
+    theta = np.zeros(n_params(shapes), dtype=dtype)
+    params = unpack(theta, shapes)
+    params.input_weights[...] = input_weights
+    params.context_weights[...] = context_weights
+    params.output_weights[...] = output_weights
+    return params
+
+
+# --------------------------------------------------------------------------------
+# Activations
+# --------------------------------------------------------------------------------
+
+
+def _tanh(Z):
+    return np.tanh(Z, out=Z)
+
+
+def _logistic(Z):
+    # scipy's expit is stable for large |Z| (no overflow in exp).
+    return expit(Z, out=Z)
+
+
+def _relu(Z):
+    return np.maximum(Z, 0, out=Z)
+
+
+def _identity(Z):
+    return Z
+
+
+def _tanh_derivative(H):
+    D = np.multiply(H, H)
+    return np.subtract(1, D, out=D)
+
+
+def _logistic_derivative(H):
+    D = np.subtract(1, H)
+    return np.multiply(D, H, out=D)
+
+
+def _relu_derivative(H):
+    return (H > 0).astype(H.dtype)
+
+
+def _identity_derivative(H):
+    return np.ones_like(H)
+
+
+#: In-place activation functions: ``ACTIVATIONS[name](Z)`` overwrites and returns Z.
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "tanh": _tanh,
+    "logistic": _logistic,
+    "relu": _relu,
+    "identity": _identity,
+}
+
+#: Derivatives expressed through the activation's output: ``DERIVATIVES[name](H)``
+#: returns a new array ``act'(z)`` where ``H = act(z)``.
+DERIVATIVES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "tanh": _tanh_derivative,
+    "logistic": _logistic_derivative,
+    "relu": _relu_derivative,
+    "identity": _identity_derivative,
+}
+
+
+#: Gain of the initial weights into the hidden layer, the inverse of the
+#: activation's slope at zero: the logistic's slope of 1/4 would otherwise shrink
+#: the signal and its gradient fourfold at every step (Glorot and Bengio, 2010).
+INIT_GAINS: dict[str, float] = {
+    "tanh": 1.0,
+    "logistic": 4.0,
+    "relu": 1.0,
+    "identity": 1.0,
+}
+
+
+# --------------------------------------------------------------------------------
+# Softmax and cross-entropy
+# --------------------------------------------------------------------------------
+
+
+def log_softmax(Z: np.ndarray) -> np.ndarray:
+    """Log of the softmax along the last axis, stable for any finite logits.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (..., n_classes)
+        Logits.
+
+    Returns
+    -------
+    log_p : ndarray of the same shape
+        ``Z - logsumexp(Z)``; subtracting the row maximum first keeps ``exp``
+        from overflowing.
+    """
+    shifted = Z - Z.max(axis=-1, keepdims=True)
+    norm = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    shifted -= norm
+    return shifted
+
+
+def softmax(Z: np.ndarray) -> np.ndarray:
+    """Softmax along the last axis, stable for any finite logits.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (..., n_classes)
+        Logits.
+
+    Returns
+    -------
+    p : ndarray of the same shape
+        Probabilities that sum to one along the last axis.
+    """
+    P = Z - Z.max(axis=-1, keepdims=True)
+    np.exp(P, out=P)
+    P /= P.sum(axis=-1, keepdims=True)
+    return P
+
+
+def softmax_cross_entropy(
+    Z: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
+) -> tuple[float, np.ndarray, float]:
+    """Summed weighted cross-entropy of softmax outputs and its gradient.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_outputs, n_classes)
+        Logits.
+    Y : ndarray of shape (n_outputs, n_classes)
+        Target distributions, usually one-hot rows.
+    sample_weight : ndarray of shape (n_outputs,), default=None
+        Weight of each output; all ones if None.
+
+    Returns
+    -------
+    loss_sum : float
+        ``sum_i w_i * CE_i``, not yet divided by the total weight.
+    dZ : ndarray of shape (n_outputs, n_classes)
+        Gradient of ``loss_sum`` with respect to ``Z``: ``w_i * (p_i - y_i)``.
+    weight_sum : float
+        ``sum_i w_i`` (the number of outputs when unweighted).
+    """
+    log_p = log_softmax(Z)
+    per_output = -np.einsum("ij,ij->i", Y, log_p)
+    dZ = np.exp(log_p, out=log_p)
+    dZ -= Y
+    if sample_weight is None:
+        return float(per_output.sum()), dZ, float(Z.shape[0])
+    dZ *= sample_weight[:, None]
+    return (
+        float(per_output @ sample_weight),
+        dZ,
+        float(sample_weight.sum()),
+    )
+
+
+# --------------------------------------------------------------------------------
+# Forward pass
+# --------------------------------------------------------------------------------
+
+
+def step_mask(X: np.ndarray) -> np.ndarray:
+    """Mask of real steps of NaN-padded sequences.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_sequences, n_steps, n_features)
+        Sequences whose padded steps are NaN in every feature.
+
+    Returns
+    -------
+    mask : ndarray of bool of shape (n_sequences, n_steps)
+        True where a step holds at least one non-NaN value.
+    """
+    return ~np.isnan(X).all(axis=2)
+
+
+def run_hidden(
+    params: ElmanParams,
+    X: np.ndarray,
+    mask: np.ndarray | None = None,
+    context: np.ndarray | None = None,
+    activation: str = "tanh",
+) -> Trace:
+    """Run the recurrence over a batch of sequences.
+
+    Parameters
+    ----------
+    params : ElmanParams
+        Network parameters.
+    X : ndarray of shape (n_sequences, n_steps, n_features)
+        Input sequences. Values at padded steps are ignored (they may be NaN).
+    mask : ndarray of bool of shape (n_sequences, n_steps), default=None
+        True on real steps, which must form a prefix of each sequence. All steps
+        are real if None.
+    context : ndarray of shape (n_sequences, n_hidden), default=None
+        Hidden state before the first step; zeros if None.
+    activation : {'tanh', 'logistic', 'relu', 'identity'}, default='tanh'
+        Hidden activation.
+
+    Returns
+    -------
+    trace : Trace
+        Hidden states of every step, the cleaned time-major inputs and the
+        lengths, as the backward pass needs them.
+    """
+    n_seq, n_steps, n_features = X.shape
+    W_in, W_rec, b_hid = (
+        params.input_weights,
+        params.context_weights,
+        params.hidden_bias,
+    )
+    n_hidden = W_rec.shape[0]
+    dtype = W_in.dtype
+    act = ACTIVATIONS[activation]
+
+    if mask is None:
+        lengths = np.full(n_seq, n_steps, dtype=np.intp)
+        X_tm = np.ascontiguousarray(X.transpose(1, 0, 2), dtype=dtype)
+    else:
+        lengths = mask.sum(axis=1).astype(np.intp)
+        # Zero (not NaN) at padded steps, so that 0 * x vanishes in the gradients.
+        X_tm = np.where(mask.T[:, :, None], X.transpose(1, 0, 2), 0).astype(
+            dtype, copy=False
+        )
+
+    H = np.empty((n_steps + 1, n_seq, n_hidden), dtype=dtype)
+    if context is None:
+        H[0] = 0
+    else:
+        H[0] = context
+    # One GEMM for the input projection of every step, before the time loop.
+    pre = H[1:].reshape(n_steps * n_seq, n_hidden)
+    np.matmul(X_tm.reshape(n_steps * n_seq, n_features), W_in, out=pre)
+    pre += b_hid
+
+    padded_from = _padding_starts(lengths, n_steps)
+    recurrent = np.empty((n_seq, n_hidden), dtype=dtype)
+    for t in range(n_steps):
+        np.matmul(H[t], W_rec, out=recurrent)
+        H[t + 1] += recurrent
+        act(H[t + 1])
+        if t >= padded_from:
+            # Sequences that have ended keep their last real state.
+            ended = lengths <= t
+            H[t + 1, ended] = H[t, ended]
+    return Trace(hidden=H, inputs=X_tm, lengths=lengths)
+
+
+def _padding_starts(lengths: np.ndarray, n_steps: int) -> int:
+    """First step at which some sequence is padded (``n_steps`` if none is)."""
+    return int(lengths.min()) if lengths.size else n_steps
+
+
+def output_logits(
+    params: ElmanParams, trace: Trace, per_step: bool = False
+) -> np.ndarray:
+    """Logits of the output layer.
+
+    Parameters
+    ----------
+    params : ElmanParams
+        Network parameters.
+    trace : Trace
+        Result of :func:`run_hidden`.
+    per_step : bool, default=False
+        If False, one output per sequence from its last real step; if True, one
+        output per step.
+
+    Returns
+    -------
+    logits : ndarray of shape (n_sequences, n_outputs) or \
+            (n_sequences, n_steps, n_outputs)
+        Output logits. In per-step mode, logits at padded steps repeat those of
+        the last real step.
+    """
+    W_out, b_out = params.output_weights, params.output_bias
+    if not per_step:
+        Z = trace.last_hidden() @ W_out
+        Z += b_out
+        return Z
+    H = trace.hidden[1:]
+    Z = H @ W_out
+    Z += b_out
+    return Z.transpose(1, 0, 2)
+
+
+def forward(
+    params: ElmanParams,
+    X: np.ndarray,
+    mask: np.ndarray | None = None,
+    context: np.ndarray | None = None,
+    activation: str = "tanh",
+    per_step: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Output probabilities and final context of a batch of sequences.
+
+    Parameters
+    ----------
+    params : ElmanParams
+        Network parameters.
+    X : ndarray of shape (n_sequences, n_steps, n_features)
+        Input sequences.
+    mask : ndarray of bool of shape (n_sequences, n_steps), default=None
+        True on real steps (a prefix of each sequence); all real if None.
+    context : ndarray of shape (n_sequences, n_hidden), default=None
+        Initial hidden state; zeros if None.
+    activation : {'tanh', 'logistic', 'relu', 'identity'}, default='tanh'
+        Hidden activation.
+    per_step : bool, default=False
+        One output per sequence (False) or per step (True).
+
+    Returns
+    -------
+    proba : ndarray of shape (n_sequences, n_outputs) or \
+            (n_sequences, n_steps, n_outputs)
+        Softmax outputs.
+    final_context : ndarray of shape (n_sequences, n_hidden)
+        Hidden state after the last real step of each sequence.
+    """
+    trace = run_hidden(params, X, mask, context, activation)
+    return softmax(output_logits(params, trace, per_step)), trace.final_context()
+
+
+# --------------------------------------------------------------------------------
+# Loss and backward pass through time
+# --------------------------------------------------------------------------------
+
+
+def l2_penalty(params: ElmanParams) -> float:
+    """``0.5 * sum of squares`` of the weight matrices (biases excluded)."""
+    return 0.5 * float(
+        sum(
+            np.vdot(getattr(params, name), getattr(params, name))
+            for name in WEIGHT_NAMES
+        )
+    )
+
+
+def _flatten_targets(Y, sample_weight, mask, per_step, n_steps):
+    """Targets and weights as 2D/1D arrays, time-major in per-step mode."""
+    if not per_step:
+        return Y, sample_weight
+    n_seq = Y.shape[0]
+    Y_flat = Y.transpose(1, 0, 2).reshape(n_steps * n_seq, -1)
+    if sample_weight is None:
+        weight = np.ones((n_seq, n_steps), dtype=Y.dtype)
+    else:
+        weight = np.asarray(sample_weight, dtype=Y.dtype)
+    if mask is not None:
+        weight = np.where(mask, weight, 0)
+    return Y_flat, weight.T.reshape(-1)
+
+
+def loss_and_gradient(
+    params: ElmanParams,
+    X: np.ndarray,
+    Y: np.ndarray,
+    mask: np.ndarray | None = None,
+    context: np.ndarray | None = None,
+    activation: str = "tanh",
+    per_step: bool = False,
+    sample_weight: np.ndarray | None = None,
+    alpha: float = 0.0,
+    bptt_steps: int | None = None,
+    out: np.ndarray | None = None,
+    need_gradient: bool = True,
+) -> tuple[float, ElmanParams | None, np.ndarray]:
+    """Regularised cross-entropy and its gradient by backpropagation through time.
+
+    Parameters
+    ----------
+    params : ElmanParams
+        Network parameters.
+    X : ndarray of shape (n_sequences, n_steps, n_features)
+        Input sequences.
+    Y : ndarray of shape (n_sequences, n_outputs) or \
+            (n_sequences, n_steps, n_outputs)
+        Target distributions (one-hot rows for class labels), per sequence or per
+        step according to ``per_step``.
+    mask : ndarray of bool of shape (n_sequences, n_steps), default=None
+        True on real steps (a prefix of each sequence); all real if None.
+    context : ndarray of shape (n_sequences, n_hidden), default=None
+        Initial hidden state, treated as a constant; zeros if None.
+    activation : {'tanh', 'logistic', 'relu', 'identity'}, default='tanh'
+        Hidden activation.
+    per_step : bool, default=False
+        One output per sequence (False) or per step (True).
+    sample_weight : ndarray of shape (n_sequences,) or (n_sequences, n_steps), \
+            default=None
+        Weight of each output. In per-step mode a zero weight marks a step
+        without a target. All ones if None.
+    alpha : float, default=0.0
+        Strength of the L2 penalty on the weight matrices.
+    bptt_steps : int or None, default=None
+        Truncation of backpropagation through time: the gradient of each output
+        flows back through at most this many real steps, ending at the output's
+        own step; the context entering the earliest of them counts as a constant.
+        None backpropagates through the whole history; 1 treats the context as a
+        plain input (Elman's original rule).
+    out : ndarray of shape (n_params,), default=None
+        Flat buffer for the gradient (layout of :func:`pack`).
+    need_gradient : bool, default=True
+        If False, only the loss is computed and the returned gradient is None.
+
+    Returns
+    -------
+    loss : float
+        Weighted mean cross-entropy plus ``alpha * l2_penalty(params) / sum(w)``.
+    grad : ElmanParams or None
+        Gradient of ``loss`` for each parameter array, as views into ``out``.
+    final_context : ndarray of shape (n_sequences, n_hidden)
+        Hidden state after the last real step of each sequence.
+    """
+    trace = run_hidden(params, X, mask, context, activation)
+    H = trace.hidden
+    n_steps, n_seq, n_hidden = H.shape[0] - 1, H.shape[1], H.shape[2]
+
+    Y_flat, weight = _flatten_targets(Y, sample_weight, mask, per_step, n_steps)
+    if per_step:
+        H_out = H[1:].reshape(n_steps * n_seq, n_hidden)
+    else:
+        H_out = H[-1]
+    Z = H_out @ params.output_weights
+    Z += params.output_bias
+    loss_sum, dZ, weight_sum = softmax_cross_entropy(Z, Y_flat, weight)
+    if not weight_sum > 0:
+        raise ValueError("The total weight of the outputs must be positive.")
+    loss = (loss_sum + alpha * l2_penalty(params)) / weight_sum
+    final_context = trace.final_context()
+    if not need_gradient:
+        return loss, None, final_context
+
+    dZ /= weight_sum
+    if out is None:
+        out = np.empty(n_params(shapes_of(params)), dtype=H.dtype)
+    grad = unpack(out, shapes_of(params))
+    np.matmul(H_out.T, dZ, out=grad.output_weights)
+    np.sum(dZ, axis=0, out=grad.output_bias)
+    # Gradient reaching the hidden state of each output.
+    dH_out = dZ @ params.output_weights.T
+
+    dA = _backward_through_time(params, trace, dH_out, activation, per_step, bptt_steps)
+    flat_dA = dA.reshape(n_steps * n_seq, n_hidden)
+    # Weight gradients as single large GEMMs over all steps, after the loop.
+    np.matmul(
+        trace.inputs.reshape(n_steps * n_seq, -1).T, flat_dA, out=grad.input_weights
+    )
+    np.matmul(
+        H[:-1].reshape(n_steps * n_seq, n_hidden).T, flat_dA, out=grad.context_weights
+    )
+    np.sum(flat_dA, axis=0, out=grad.hidden_bias)
+
+    if alpha:
+        scale = alpha / weight_sum
+        for name in WEIGHT_NAMES:
+            g = getattr(grad, name)
+            g += scale * getattr(params, name)
+    return loss, grad, final_context
+
+
+def _backward_through_time(params, trace, dH_out, activation, per_step, bptt_steps):
+    """Gradient of the loss with respect to every pre-activation.
+
+    Returns ``dA`` of shape (n_steps, n_sequences, n_hidden), time-major, with
+    zeros at padded steps and at steps outside every truncation window.
+    """
+    H, lengths = trace.hidden, trace.lengths
+    n_steps, n_seq, n_hidden = H.shape[0] - 1, H.shape[1], H.shape[2]
+    W_rec_T = params.context_weights.T
+
+    # act'(a_t) for all steps at once, zeroed where a step takes no gradient.
+    D = DERIVATIVES[activation](H[1:])
+    steps = np.arange(n_steps)[:, None]
+    inactive = steps >= lengths[None, :]
+    if not per_step and bptt_steps is not None:
+        # One output per sequence: the window is its last `bptt_steps` real steps.
+        inactive |= steps < (lengths - bptt_steps)[None, :]
+    if inactive.any():
+        D[inactive] = 0
+
+    dA = np.empty_like(D)
+    dH = np.empty((n_seq, n_hidden), dtype=D.dtype)
+    if not per_step:
+        # Each sequence's output enters at its last real step.
+        last_step = lengths - 1
+        for t in range(n_steps - 1, -1, -1):
+            if t == n_steps - 1:
+                dH[...] = 0
+            else:
+                np.matmul(dA[t + 1], W_rec_T, out=dH)
+            ending = last_step == t
+            if ending.all():
+                dH += dH_out
+            elif ending.any():
+                dH[ending] += dH_out[ending]
+            np.multiply(dH, D[t], out=dA[t])
+        return dA
+
+    dH_steps = dH_out.reshape(n_steps, n_seq, n_hidden)
+    if bptt_steps == 1:
+        np.multiply(dH_steps, D, out=dA)
+        return dA
+    if bptt_steps is None or bptt_steps >= n_steps:
+        for t in range(n_steps - 1, -1, -1):
+            if t == n_steps - 1:
+                dH[...] = dH_steps[t]
+            else:
+                np.matmul(dA[t + 1], W_rec_T, out=dH)
+                dH += dH_steps[t]
+            np.multiply(dH, D[t], out=dA[t])
+        return dA
+
+    # Truncated windows with an output at every step: the gradient of the output
+    # at step s must stop after `k` steps, so each of the last k outputs keeps a
+    # stream of its own. Slot s % k holds the stream of the output at step s; it is
+    # overwritten when that stream would become k steps old.
+    k = bptt_steps
+    streams = np.zeros((k, n_seq, n_hidden), dtype=D.dtype)
+    scaled = np.zeros_like(streams)
+    flat_streams = streams.reshape(k * n_seq, n_hidden)
+    flat_scaled = scaled.reshape(k * n_seq, n_hidden)
+    for t in range(n_steps - 1, -1, -1):
+        if t < n_steps - 1:
+            np.matmul(flat_scaled, W_rec_T, out=flat_streams)
+        streams[t % k] = dH_steps[t]
+        np.multiply(streams, D[t], out=scaled)
+        np.sum(scaled, axis=0, out=dA[t])
+    return dA
+
+
+def clip_grad_norm(grad: np.ndarray, max_norm: float | None) -> float:
+    """Scale a flat gradient in place so that its norm is at most ``max_norm``.
+
+    Parameters
+    ----------
+    grad : ndarray of shape (n_params,)
+        Gradient vector, modified in place when its norm exceeds ``max_norm``.
+    max_norm : float or None
+        Largest allowed norm; None disables clipping.
+
+    Returns
+    -------
+    norm : float
+        The norm before clipping.
+    """
+    norm = float(np.sqrt(np.vdot(grad, grad)))
+    if max_norm is not None and norm > max_norm:
+        grad *= max_norm / norm
+    return norm

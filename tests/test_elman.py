@@ -1,0 +1,550 @@
+"""Tests of the pure maths in ``sklearn_elman._elman``.
+
+The central property: the analytic gradient from backpropagation through time
+agrees with central finite differences of the loss, for every parameter array.
+With truncation the analytic gradient is, by definition, the gradient of a
+surrogate loss in which the context entering each output's window is a constant;
+``windowed_loss`` below computes that surrogate independently, from the forward
+pass alone, one output at a time.
+
+Tolerance: with step ``h = 1e-5`` in float64, central differences have a
+truncation error of about ``h**2 / 6 * |f'''|`` (~1e-10 here) and a rounding error
+of about ``eps * |f| / h`` (~1e-11 for losses of order one), so an element-wise
+bound ``atol=1e-8, rtol=1e-6`` leaves two orders of magnitude of margin while a
+missing or wrong gradient term, of the size of the gradient itself, fails it.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+
+from sklearn_elman import _elman as E
+
+ACTIVATIONS = sorted(E.ACTIVATIONS)
+FD_STEP = 1e-5
+FD_RTOL = 1e-6
+FD_ATOL = 1e-8
+
+
+# ----------------------------------------------------------------------------------
+# Problem generation
+# ----------------------------------------------------------------------------------
+
+
+@st.composite
+def problems(draw, per_step=None):
+    """A small random problem: shapes and seed drawn, arrays built from the seed."""
+    return {
+        "n_seq": draw(st.integers(1, 5)),
+        "n_steps": draw(st.integers(1, 6)),
+        "n_features": draw(st.integers(1, 4)),
+        "n_hidden": draw(st.integers(1, 5)),
+        "n_classes": draw(st.integers(2, 4)),
+        "activation": draw(st.sampled_from(ACTIVATIONS)),
+        "per_step": draw(st.booleans()) if per_step is None else per_step,
+        "padded": draw(st.booleans()),
+        "with_context": draw(st.booleans()),
+        "weighted": draw(st.booleans()),
+        "alpha": draw(st.sampled_from([0.0, 0.3])),
+        "bptt_steps": draw(st.one_of(st.none(), st.integers(1, 8))),
+        "seed": draw(st.integers(0, 2**32 - 1)),
+    }
+
+
+def build(spec, dtype=np.float64):
+    """Arrays of a problem: params, X (NaN-padded), mask, Y, weights, context."""
+    rng = np.random.default_rng(spec["seed"])
+    n, T, f = spec["n_seq"], spec["n_steps"], spec["n_features"]
+    h, K = spec["n_hidden"], spec["n_classes"]
+    params = E.init_params(f, h, K, rng, dtype)
+    # Non-zero biases, so that their gradients are exercised, and weights scaled
+    # up so that the hidden units are not all in their linear regime.
+    params.hidden_bias[...] = rng.normal(scale=0.5, size=h)
+    params.output_bias[...] = rng.normal(scale=0.5, size=K)
+    params.context_weights[...] *= 1.5
+    X = rng.normal(size=(n, T, f)).astype(dtype)
+    if spec["padded"]:
+        lengths = rng.integers(1, T + 1, size=n)
+    else:
+        lengths = np.full(n, T)
+    mask = np.arange(T)[None, :] < lengths[:, None]
+    X[~mask] = np.nan
+    if spec["per_step"]:
+        Y = np.eye(K, dtype=dtype)[rng.integers(0, K, size=(n, T))]
+        weight = rng.uniform(0.1, 2, size=(n, T)).astype(dtype)
+    else:
+        Y = np.eye(K, dtype=dtype)[rng.integers(0, K, size=n)]
+        weight = rng.uniform(0.1, 2, size=n).astype(dtype)
+    if not spec["weighted"]:
+        weight = None
+    context = rng.normal(size=(n, h)).astype(dtype) if spec["with_context"] else None
+    return params, X, mask, Y, weight, context, lengths
+
+
+def analytic(spec, params, X, mask, Y, weight, context, bptt_steps="spec"):
+    if bptt_steps == "spec":
+        bptt_steps = spec["bptt_steps"]
+    return E.loss_and_gradient(
+        params,
+        X,
+        Y,
+        mask=mask,
+        context=context,
+        activation=spec["activation"],
+        per_step=spec["per_step"],
+        sample_weight=weight,
+        alpha=spec["alpha"],
+        bptt_steps=bptt_steps,
+    )
+
+
+def windowed_loss(spec, params, entry_params, X, lengths, Y, weight, context):
+    """The loss whose exact gradient truncated BPTT computes, output by output.
+
+    For the output at step ``t`` of sequence ``i`` the network is re-run over the
+    window of the last ``bptt_steps`` real steps ending at ``t``, starting from the
+    hidden state that ``entry_params`` (held fixed) gives before the window.
+    Without truncation the window is the whole prefix and this is the plain loss.
+    """
+    k = spec["bptt_steps"]
+    n, T, _ = X.shape
+    mask = np.arange(T)[None, :] < lengths[:, None]
+    entry_states = E.run_hidden(
+        entry_params, X, mask, context, spec["activation"]
+    ).hidden
+    total = 0.0
+    weight_sum = 0.0
+    for i in range(n):
+        out_steps = range(lengths[i]) if spec["per_step"] else [lengths[i] - 1]
+        for t in out_steps:
+            start = 0 if k is None else max(0, t - k + 1)
+            trace = E.run_hidden(
+                params,
+                X[i : i + 1, start : t + 1],
+                context=entry_states[start, i][None],
+                activation=spec["activation"],
+            )
+            log_p = E.log_softmax(E.output_logits(params, trace))[0]
+            if spec["per_step"]:
+                target, w = Y[i, t], 1.0 if weight is None else weight[i, t]
+            else:
+                target, w = Y[i], 1.0 if weight is None else weight[i]
+            total -= w * float(target @ log_p)
+            weight_sum += w
+    return (total + spec["alpha"] * E.l2_penalty(params)) / weight_sum
+
+
+def numeric_gradient(loss, theta):
+    grad = np.empty_like(theta)
+    for j in range(theta.size):
+        step = np.zeros_like(theta)
+        step[j] = FD_STEP
+        grad[j] = (loss(theta + step) - loss(theta - step)) / (2 * FD_STEP)
+    return grad
+
+
+def assert_gradients_close(grad, numeric_flat, shapes):
+    for name, g, n in zip(E.ElmanParams._fields, grad, E.unpack(numeric_flat, shapes)):
+        assert_allclose(g, n, rtol=FD_RTOL, atol=FD_ATOL, err_msg=name)
+
+
+# ----------------------------------------------------------------------------------
+# Gradients against finite differences
+# ----------------------------------------------------------------------------------
+
+
+@given(problems())
+def test_gradient_matches_finite_differences(spec):
+    params, X, mask, Y, weight, context, lengths = build(spec)
+    loss, grad, _ = analytic(spec, params, X, mask, Y, weight, context)
+    shapes = E.shapes_of(params)
+    theta = E.pack(params)
+
+    def surrogate(th):
+        return windowed_loss(
+            spec, E.unpack(th, shapes), params, X, lengths, Y, weight, context
+        )
+
+    assert loss == pytest.approx(surrogate(theta), rel=1e-12)
+    assert_gradients_close(grad, numeric_gradient(surrogate, theta), shapes)
+
+
+@given(problems())
+def test_untruncated_gradient_matches_loss_and_gradient_itself(spec):
+    """Without truncation, finite differences of the function's own loss agree."""
+    spec = {**spec, "bptt_steps": None}
+    params, X, mask, Y, weight, context, _ = build(spec)
+    _, grad, _ = analytic(spec, params, X, mask, Y, weight, context)
+    shapes = E.shapes_of(params)
+
+    def loss(th):
+        return analytic(spec, E.unpack(th, shapes), X, mask, Y, weight, context)[0]
+
+    assert_gradients_close(grad, numeric_gradient(loss, E.pack(params)), shapes)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("per_step", [False, True])
+def test_truncation_beyond_length_equals_full_history(activation, per_step, seed):
+    spec = {
+        "n_seq": 3,
+        "n_steps": 5,
+        "n_features": 2,
+        "n_hidden": 3,
+        "n_classes": 3,
+        "activation": activation,
+        "per_step": per_step,
+        "padded": True,
+        "with_context": True,
+        "weighted": True,
+        "alpha": 0.1,
+        "bptt_steps": None,
+        "seed": seed,
+    }
+    params, X, mask, Y, weight, context, _ = build(spec)
+    _, full, _ = analytic(spec, params, X, mask, Y, weight, context)
+    for k in (5, 6, 100):
+        _, truncated, _ = analytic(spec, params, X, mask, Y, weight, context, k)
+        for a, b in zip(full, truncated):
+            assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+    _, short, _ = analytic(spec, params, X, mask, Y, weight, context, 2)
+    assert not np.allclose(E.pack(full), E.pack(short))
+
+
+# ----------------------------------------------------------------------------------
+# Invariants
+# ----------------------------------------------------------------------------------
+
+
+@given(problems(), st.integers(1, 3))
+def test_extra_nan_padding_changes_nothing(spec, extra):
+    params, X, mask, Y, weight, context, _ = build(spec)
+    n, T, f = X.shape
+    X_long = np.concatenate([X, np.full((n, extra, f), np.nan)], axis=1)
+    mask_long = np.concatenate([mask, np.zeros((n, extra), bool)], axis=1)
+    Y_long, weight_long = Y, weight
+    if spec["per_step"]:
+        # Targets at padded steps are arbitrary: they must be ignored.
+        Y_long = np.concatenate([Y, np.ones((n, extra, Y.shape[2]))], axis=1)
+        if weight is not None:
+            weight_long = np.concatenate([weight, np.ones((n, extra))], axis=1)
+    loss, grad, final = analytic(spec, params, X, mask, Y, weight, context)
+    loss2, grad2, final2 = analytic(
+        spec, params, X_long, mask_long, Y_long, weight_long, context
+    )
+    assert loss2 == pytest.approx(loss, rel=1e-13)
+    assert_allclose(final2, final, rtol=1e-13)
+    assert_allclose(E.pack(grad2), E.pack(grad), rtol=1e-11, atol=1e-14)
+    proba, _ = E.forward(params, X, mask, context, spec["activation"])
+    proba2, _ = E.forward(params, X_long, mask_long, context, spec["activation"])
+    assert_allclose(proba2, proba, rtol=1e-13)
+
+
+@given(problems())
+def test_batch_equals_sequences_one_by_one(spec):
+    spec = {**spec, "alpha": 0.0, "weighted": False}
+    params, X, mask, Y, _, context, _ = build(spec)
+    act, per_step = spec["activation"], spec["per_step"]
+    proba, final = E.forward(params, X, mask, context, act, per_step)
+    loss, grad, _ = analytic(spec, params, X, mask, Y, None, context)
+    losses, grads, counts = [], [], []
+    for i in range(X.shape[0]):
+        c = None if context is None else context[i : i + 1]
+        p_i, f_i = E.forward(params, X[i : i + 1], mask[i : i + 1], c, act, per_step)
+        assert_allclose(p_i[0], proba[i], rtol=1e-12)
+        assert_allclose(f_i[0], final[i], rtol=1e-12)
+        l_i, g_i, _ = analytic(
+            spec, params, X[i : i + 1], mask[i : i + 1], Y[i : i + 1], None, c
+        )
+        n_outputs = mask[i].sum() if per_step else 1
+        losses.append(l_i * n_outputs)
+        grads.append(E.pack(g_i) * n_outputs)
+        counts.append(n_outputs)
+    # Unweighted, the batch loss is the mean over all outputs of the batch.
+    assert loss == pytest.approx(sum(losses) / sum(counts), rel=1e-12)
+    assert_allclose(E.pack(grad), sum(grads) / sum(counts), rtol=1e-10, atol=1e-14)
+
+
+@given(
+    st.integers(1, 6), st.integers(1, 6), st.integers(1, 6), st.integers(0, 2**32 - 1)
+)
+def test_unpack_inverts_pack(n_features, n_hidden, n_outputs, seed):
+    rng = np.random.default_rng(seed)
+    shapes = E.param_shapes(n_features, n_hidden, n_outputs)
+    params = E.ElmanParams(*(rng.normal(size=s) for s in shapes))
+    theta = E.pack(params)
+    assert theta.shape == (E.n_params(shapes),)
+    for a, b in zip(E.unpack(theta, shapes), params):
+        assert_array_equal(a, b)
+    assert_array_equal(E.pack(E.unpack(theta, shapes)), theta)
+
+
+def test_unpack_returns_views_and_checks_size():
+    shapes = E.param_shapes(2, 3, 2)
+    theta = np.zeros(E.n_params(shapes))
+    params = E.unpack(theta, shapes)
+    params.hidden_bias[1] = 7.0
+    assert 7.0 in theta
+    with pytest.raises(ValueError, match="theta has 5 values"):
+        E.unpack(np.zeros(5), shapes)
+
+
+@given(problems(per_step=False))
+def test_per_step_output_at_last_real_step_equals_per_sequence_output(spec):
+    params, X, mask, _, _, context, lengths = build(spec)
+    act = spec["activation"]
+    per_sequence, _ = E.forward(params, X, mask, context, act, per_step=False)
+    per_step, _ = E.forward(params, X, mask, context, act, per_step=True)
+    assert per_step.shape == X.shape[:2] + (spec["n_classes"],)
+    assert_allclose(per_step[np.arange(len(X)), lengths - 1], per_sequence, rtol=1e-13)
+
+
+@given(problems(per_step=False))
+def test_truncation_one_equals_gradient_with_context_held_constant(spec):
+    """bptt_steps=1 is one step from the previous hidden state taken as an input."""
+    spec = {**spec, "bptt_steps": 1}
+    params, X, mask, Y, weight, context, lengths = build(spec)
+    _, grad, _ = analytic(spec, params, X, mask, Y, weight, context)
+    states = E.run_hidden(params, X, mask, context, spec["activation"]).hidden
+    rows = np.arange(len(X))
+    last_step = X[rows, lengths - 1][:, None, :]
+    previous = states[lengths - 1, rows]
+    one_step = {**spec, "bptt_steps": None}
+    _, expected, _ = analytic(one_step, params, last_step, None, Y, weight, previous)
+    assert_allclose(E.pack(grad), E.pack(expected), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scale", [1.0, 1e2, 1e4])
+def test_softmax_and_cross_entropy_stay_finite_for_large_logits(dtype, scale, rng):
+    Z = (rng.normal(size=(50, 4)) * scale).astype(dtype)
+    Z[0] = [scale, -scale, 0, scale]
+    Y = np.eye(4, dtype=dtype)[rng.integers(0, 4, size=50)]
+    P = E.softmax(Z)
+    assert P.dtype == dtype
+    assert np.all(np.isfinite(P))
+    assert_allclose(P.sum(axis=1), 1, rtol=1e-6)
+    log_p = E.log_softmax(Z)
+    assert np.all(np.isfinite(log_p)) and np.all(log_p <= 0)
+    loss, dZ, weight_sum = E.softmax_cross_entropy(Z, Y)
+    assert np.isfinite(loss) and np.all(np.isfinite(dZ))
+    assert weight_sum == 50
+    # A confidently wrong output costs 2s + log(1 + exp(-2s)): linear, no overflow.
+    wrong_logits = np.array([[scale, -scale]], dtype)
+    wrong, _, _ = E.softmax_cross_entropy(wrong_logits, np.eye(2, dtype=dtype)[[1]])
+    assert wrong == pytest.approx(
+        2 * scale + math.log1p(math.exp(-2 * scale)), rel=1e-6
+    )
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_forward_and_gradient_finite_for_huge_inputs(activation, rng):
+    params = E.init_params(3, 4, 3, rng)
+    X = rng.normal(size=(6, 5, 3)) * 1e4
+    Y = np.eye(3)[rng.integers(0, 3, size=6)]
+    loss, grad, final = E.loss_and_gradient(params, X, Y, activation=activation)
+    assert np.isfinite(loss)
+    assert np.all(np.isfinite(E.pack(grad)))
+    proba, _ = E.forward(params, X, activation=activation)
+    assert np.all(np.isfinite(proba))
+
+
+def test_logistic_activation_is_stable_for_large_negative_input():
+    Z = np.array([-1e4, -800.0, 0.0, 800.0, 1e4])
+    with np.errstate(all="raise"):
+        H = E.ACTIVATIONS["logistic"](Z.copy())
+    assert_allclose(H, [0, 0, 0.5, 1, 1])
+
+
+# ----------------------------------------------------------------------------------
+# A worked example, by hand
+# ----------------------------------------------------------------------------------
+
+
+def hand_example():
+    """Two steps, one feature, two hidden units, identity activation.
+
+    Every intermediate value is a short binary fraction, so the forward pass is
+    exact and the gradients are those fractions times q = sigmoid(4.25):
+
+        h1 = 1 * [0.5, -1] + [0, 0] @ W_rec + [0, 0.5]            = [0.5, -0.5]
+        h2 = 2 * [0.5, -1] + [0.5, -0.5] @ W_rec + [0, 0.5]        = [1.25, -1.75]
+        z  = h2 @ W_out + b_out = [1.25, -1.25 - 1.75]             = [1.25, -3]
+        p  = softmax(z) = [q, 1 - q],  target class 1, loss = log(1 + exp(4.25))
+        dz = p - y = [q, -q]
+        dh2 = dz @ W_out.T = [2q, -q]           (identity: da2 = dh2)
+        da1 = da2 @ W_rec.T = [2q, 0.5q]
+        dW_in  = 1 * da1 + 2 * da2              = [[6q, -1.5q]]
+        dW_rec = h0.T da1 + h1.T da2            = [[q, -0.5q], [-q, 0.5q]]
+        db_hid = da1 + da2                      = [4q, -0.5q]
+        dW_out = h2.T dz                        = [[1.25q, -1.25q], [-1.75q, 1.75q]]
+        db_out = dz                             = [q, -q]
+    """
+    params = E.ElmanParams(
+        input_weights=np.array([[0.5, -1.0]]),
+        context_weights=np.array([[1.0, 0.0], [0.5, 0.5]]),
+        hidden_bias=np.array([0.0, 0.5]),
+        output_weights=np.array([[1.0, -1.0], [0.0, 1.0]]),
+        output_bias=np.array([0.0, 0.0]),
+    )
+    X = np.array([[[1.0], [2.0]]])
+    Y = np.array([[0.0, 1.0]])
+    q = 1.0 / (1.0 + math.exp(-4.25))
+    return params, X, Y, q
+
+
+def test_hand_computed_forward_pass():
+    params, X, Y, q = hand_example()
+    trace = E.run_hidden(params, X, activation="identity")
+    assert_array_equal(trace.hidden[:, 0], [[0, 0], [0.5, -0.5], [1.25, -1.75]])
+    assert_array_equal(E.output_logits(params, trace), [[1.25, -3.0]])
+    proba, final = E.forward(params, X, activation="identity")
+    # 1 - q would lose digits to cancellation: p1 = sigmoid(-4.25) directly.
+    assert_allclose(proba, [[q, 1.0 / (1.0 + math.exp(4.25))]], rtol=1e-15)
+    assert_array_equal(final, [[1.25, -1.75]])
+
+
+def test_hand_computed_gradient():
+    params, X, Y, q = hand_example()
+    loss, grad, _ = E.loss_and_gradient(params, X, Y, activation="identity")
+    # -log(p1) = log(1 + exp(4.25))
+    assert loss == pytest.approx(math.log1p(math.exp(4.25)), rel=1e-15)
+    expected = E.ElmanParams(
+        input_weights=np.array([[6 * q, -1.5 * q]]),
+        context_weights=np.array([[q, -0.5 * q], [-q, 0.5 * q]]),
+        hidden_bias=np.array([4 * q, -0.5 * q]),
+        output_weights=np.array([[1.25 * q, -1.25 * q], [-1.75 * q, 1.75 * q]]),
+        output_bias=np.array([q, -q]),
+    )
+    for name, g, e in zip(E.ElmanParams._fields, grad, expected):
+        assert_allclose(g, e, rtol=1e-15, atol=0, err_msg=name)
+
+
+def test_hand_computed_gradient_with_elman_rule():
+    """With bptt_steps=1 nothing flows into step 1: only da2 = [2q, -q] counts."""
+    params, X, Y, q = hand_example()
+    _, grad, _ = E.loss_and_gradient(params, X, Y, activation="identity", bptt_steps=1)
+    assert_allclose(grad.input_weights, [[4 * q, -2 * q]], rtol=1e-15)
+    assert_allclose(grad.context_weights, [[q, -0.5 * q], [-q, 0.5 * q]], rtol=1e-15)
+    assert_allclose(grad.hidden_bias, [2 * q, -q], rtol=1e-15)
+
+
+def test_hand_computed_l2_penalty():
+    """alpha adds alpha * W / n to each weight gradient and nothing to biases."""
+    params, X, Y, q = hand_example()
+    _, plain, _ = E.loss_and_gradient(params, X, Y, activation="identity")
+    loss, grad, _ = E.loss_and_gradient(params, X, Y, activation="identity", alpha=0.5)
+    # ||W_in||^2 + ||W_rec||^2 + ||W_out||^2 = 1.25 + 1.5 + 3 = 5.75
+    assert loss == pytest.approx(
+        math.log1p(math.exp(4.25)) + 0.5 * 0.5 * 5.75, rel=1e-15
+    )
+    for name in E.WEIGHT_NAMES:
+        assert_allclose(
+            getattr(grad, name),
+            getattr(plain, name) + 0.5 * getattr(params, name),
+            rtol=1e-15,
+        )
+    assert_array_equal(grad.hidden_bias, plain.hidden_bias)
+    assert_array_equal(grad.output_bias, plain.output_bias)
+
+
+# ----------------------------------------------------------------------------------
+# Initialisation, dtypes, clipping
+# ----------------------------------------------------------------------------------
+
+
+def test_init_is_deterministic_glorot_and_orthogonal():
+    a = E.init_params(4, 6, 3, np.random.default_rng(7))
+    b = E.init_params(4, 6, 3, np.random.default_rng(7))
+    for x, y in zip(a, b):
+        assert_array_equal(x, y)
+    c = E.init_params(4, 6, 3, np.random.default_rng(8))
+    assert not np.array_equal(a.input_weights, c.input_weights)
+    assert_allclose(a.context_weights @ a.context_weights.T, np.eye(6), atol=1e-12)
+    assert np.abs(a.input_weights).max() <= np.sqrt(6 / (4 + 6))
+    assert np.abs(a.output_weights).max() <= np.sqrt(6 / (6 + 3))
+    assert_array_equal(a.hidden_bias, 0)
+    assert_array_equal(a.output_bias, 0)
+
+
+def test_logistic_init_has_gain_four():
+    """The logistic's slope is 1/4 at zero; a gain of 4 keeps the signal's scale."""
+    tanh = E.init_params(3, 5, 2, np.random.default_rng(1), activation="tanh")
+    logistic = E.init_params(3, 5, 2, np.random.default_rng(1), activation="logistic")
+    assert_allclose(logistic.context_weights, 4 * tanh.context_weights, rtol=1e-15)
+    assert_allclose(logistic.input_weights, 4 * tanh.input_weights, rtol=1e-15)
+    assert_array_equal(logistic.output_weights, tanh.output_weights)
+
+
+def test_init_accepts_legacy_random_state():
+    a = E.init_params(2, 3, 2, np.random.RandomState(0))
+    b = E.init_params(2, 3, 2, np.random.RandomState(0))
+    assert_array_equal(E.pack(a), E.pack(b))
+
+
+@pytest.mark.parametrize("per_step", [False, True])
+@pytest.mark.parametrize("bptt_steps", [None, 1, 2])
+def test_float32_in_float32_out(per_step, bptt_steps, rng):
+    params = E.init_params(3, 4, 2, rng, dtype=np.float32)
+    X = rng.normal(size=(5, 6, 3)).astype(np.float32)
+    X[0, 4:] = np.nan
+    mask = E.step_mask(X)
+    shape = (5, 6) if per_step else (5,)
+    Y = np.eye(2, dtype=np.float32)[rng.integers(0, 2, size=shape)]
+    context = np.zeros((5, 4), np.float32)
+    loss, grad, final = E.loss_and_gradient(
+        params,
+        X,
+        Y,
+        mask,
+        context,
+        per_step=per_step,
+        alpha=0.1,
+        bptt_steps=bptt_steps,
+    )
+    assert all(g.dtype == np.float32 for g in grad)
+    assert final.dtype == np.float32
+    proba, _ = E.forward(params, X, mask, per_step=per_step)
+    assert proba.dtype == np.float32
+    # float32 agrees with float64 to float32 precision.
+    params64 = E.ElmanParams(*(p.astype(np.float64) for p in params))
+    loss64, grad64, _ = E.loss_and_gradient(
+        params64,
+        X.astype(np.float64),
+        Y.astype(np.float64),
+        mask,
+        context,
+        per_step=per_step,
+        alpha=0.1,
+        bptt_steps=bptt_steps,
+    )
+    assert loss == pytest.approx(loss64, rel=1e-5)
+    assert_allclose(E.pack(grad), E.pack(grad64), rtol=1e-4, atol=1e-6)
+
+
+def test_step_mask_marks_all_nan_steps():
+    X = np.ones((2, 3, 2))
+    X[0, 2] = np.nan
+    assert_array_equal(E.step_mask(X), [[True, True, False], [True, True, True]])
+
+
+def test_clip_grad_norm():
+    g = np.array([3.0, 4.0])
+    assert E.clip_grad_norm(g, 10.0) == 5.0
+    assert_array_equal(g, [3, 4])
+    assert E.clip_grad_norm(g, 1.0) == 5.0
+    assert_allclose(g, [0.6, 0.8])
+    assert_allclose(np.linalg.norm(g), 1.0)
+    assert E.clip_grad_norm(g, None) == pytest.approx(1.0)
+
+
+def test_zero_total_weight_is_an_error():
+    params = E.init_params(1, 2, 2, np.random.default_rng(0))
+    X = np.ones((1, 2, 1))
+    Y = np.zeros((1, 2, 2))
+    with pytest.raises(ValueError, match="total weight"):
+        E.loss_and_gradient(params, X, Y, per_step=True, sample_weight=np.zeros((1, 2)))
