@@ -1,0 +1,315 @@
+"""Optimizers for the Elman network's flat parameter vector.
+
+The stochastic optimizers follow the interface of scikit-learn's private
+``sklearn.neural_network._stochastic_optimizers`` (``update_params``,
+``iteration_ends``, ``trigger_stopping``) and reproduce its update rules, but work
+on one flat parameter vector with preallocated buffers: a single vectorised update
+per mini-batch instead of one per array. L-BFGS is a thin wrapper around
+:func:`scipy.optimize.minimize`.
+
+Nothing here knows about the network: parameters and gradients are flat arrays.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import scipy.optimize
+from sklearn.exceptions import ConvergenceWarning
+
+
+class BaseOptimizer:
+    """Shared behaviour of the stochastic optimizers.
+
+    Parameters
+    ----------
+    learning_rate_init : float
+        Initial step size.
+
+    Attributes
+    ----------
+    learning_rate : float
+        Current step size.
+    """
+
+    def __init__(self, learning_rate_init):
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = float(learning_rate_init)
+
+    def update_params(self, params, grads):
+        """Update ``params`` in place from ``grads``.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+            Flat parameter vector, updated in place.
+        grads : ndarray of shape (n_params,)
+            Gradient of the loss at ``params``; left unchanged.
+        """
+        raise NotImplementedError
+
+    def iteration_ends(self, time_step):
+        """Hook called at the end of each epoch.
+
+        Parameters
+        ----------
+        time_step : int
+            Number of training samples seen so far.
+        """
+
+    def trigger_stopping(self, msg, verbose):
+        """Decide whether training stops when the loss no longer improves.
+
+        Parameters
+        ----------
+        msg : str
+            Reason, printed when ``verbose``.
+        verbose : bool
+            Whether to print.
+
+        Returns
+        -------
+        is_stopping : bool
+            True if training should stop.
+        """
+        if verbose:
+            print(msg + " Stopping.")
+        return True
+
+
+class SGDOptimizer(BaseOptimizer):
+    """Stochastic gradient descent with (Nesterov) momentum.
+
+    Parameters
+    ----------
+    params : ndarray of shape (n_params,)
+        Flat parameter vector; sets the shape and dtype of the velocity.
+    learning_rate_init : float, default=0.1
+        Initial step size.
+    lr_schedule : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        'constant' keeps the step size; 'invscaling' sets it to
+        ``learning_rate_init / (t + 1) ** power_t`` after each epoch, ``t`` being
+        the number of samples seen; 'adaptive' divides it by 5 each time the loss
+        stops improving, and stops once it falls below 1e-6.
+    momentum : float, default=0.9
+        Momentum of the velocity.
+    nesterov : bool, default=True
+        Whether to use Nesterov's momentum.
+    power_t : float, default=0.5
+        Exponent of 'invscaling'.
+
+    Attributes
+    ----------
+    velocity : ndarray of shape (n_params,)
+        Current velocity.
+    """
+
+    def __init__(
+        self,
+        params,
+        learning_rate_init=0.1,
+        lr_schedule="constant",
+        momentum=0.9,
+        nesterov=True,
+        power_t=0.5,
+    ):
+        super().__init__(learning_rate_init)
+        self.lr_schedule = lr_schedule
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.power_t = power_t
+        self.velocity = np.zeros_like(params)
+        self._scratch = np.empty_like(params)
+
+    def iteration_ends(self, time_step):
+        if self.lr_schedule == "invscaling":
+            self.learning_rate = (
+                float(self.learning_rate_init) / (time_step + 1) ** self.power_t
+            )
+
+    def trigger_stopping(self, msg, verbose):
+        if self.lr_schedule != "adaptive":
+            return super().trigger_stopping(msg, verbose)
+        if self.learning_rate <= 1e-6:
+            if verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(msg + f" Setting learning rate to {self.learning_rate:f}")
+        return False
+
+    def update_params(self, params, grads):
+        scaled_grad = np.multiply(grads, self.learning_rate, out=self._scratch)
+        # v <- momentum * v - lr * g
+        self.velocity *= self.momentum
+        self.velocity -= scaled_grad
+        if self.nesterov:
+            # Look ahead: the step is momentum * v - lr * g with the new v.
+            step = np.multiply(self.velocity, self.momentum, out=self._scratch)
+            step -= grads * self.learning_rate
+            params += step
+        else:
+            params += self.velocity
+
+
+class AdamOptimizer(BaseOptimizer):
+    """Adam (Kingma and Ba, 2014).
+
+    Parameters
+    ----------
+    params : ndarray of shape (n_params,)
+        Flat parameter vector; sets the shape and dtype of the moments.
+    learning_rate_init : float, default=0.001
+        Step size.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Decay rates of the first and second moment estimates.
+    epsilon : float, default=1e-8
+        Added to the root of the second moment for numerical stability.
+
+    Attributes
+    ----------
+    t : int
+        Number of updates made.
+    first_moment, second_moment : ndarray of shape (n_params,)
+        Moment estimates.
+
+    References
+    ----------
+    Kingma, D. P. and Ba, J. (2014). Adam: a method for stochastic optimization.
+    arXiv:1412.6980.
+    """
+
+    def __init__(
+        self, params, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8
+    ):
+        super().__init__(learning_rate_init)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.t = 0
+        self.first_moment = np.zeros_like(params)
+        self.second_moment = np.zeros_like(params)
+        self._scratch = np.empty_like(params)
+        self._step = np.empty_like(params)
+
+    def update_params(self, params, grads):
+        self.t += 1
+        m, v, scratch = self.first_moment, self.second_moment, self._scratch
+        m *= self.beta_1
+        m += np.multiply(grads, 1 - self.beta_1, out=scratch)
+        v *= self.beta_2
+        np.multiply(grads, grads, out=scratch)
+        scratch *= 1 - self.beta_2
+        v += scratch
+        # The bias corrections of both moments folded into the step size.
+        # A Python float, so that float32 parameters are updated in float32.
+        self.learning_rate = float(
+            self.learning_rate_init
+            * np.sqrt(1 - self.beta_2**self.t)
+            / (1 - self.beta_1**self.t)
+        )
+        denom = np.sqrt(v, out=scratch)
+        denom += self.epsilon
+        step = np.multiply(m, self.learning_rate, out=self._step)
+        step /= denom
+        params -= step
+
+
+STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+def make_optimizer(solver, params, **options):
+    """Build the stochastic optimizer named ``solver`` for ``params``.
+
+    Parameters
+    ----------
+    solver : {'sgd', 'adam'}
+        Update rule.
+    params : ndarray of shape (n_params,)
+        Flat parameter vector.
+    **options
+        Keyword arguments of :class:`SGDOptimizer` or :class:`AdamOptimizer`.
+
+    Returns
+    -------
+    optimizer : BaseOptimizer
+    """
+    if solver == "sgd":
+        return SGDOptimizer(params, **options)
+    if solver == "adam":
+        return AdamOptimizer(params, **options)
+    raise ValueError(f"No stochastic optimizer named {solver!r}.")
+
+
+def minimize_lbfgs(
+    loss_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    theta0: np.ndarray,
+    max_iter: int,
+    max_fun: int,
+    tol: float,
+    verbose: bool = False,
+):
+    """Minimise a smooth loss with L-BFGS-B.
+
+    Parameters
+    ----------
+    loss_and_grad : callable
+        ``loss_and_grad(theta) -> (loss, grad)`` with ``theta`` and ``grad`` flat
+        float64 vectors.
+    theta0 : ndarray of shape (n_params,)
+        Starting point.
+    max_iter : int
+        Maximum number of iterations.
+    max_fun : int
+        Maximum number of loss evaluations.
+    tol : float
+        Stop when the largest gradient component falls below ``tol``.
+    verbose : bool, default=False
+        Print the loss after each iteration.
+
+    Returns
+    -------
+    theta : ndarray of shape (n_params,)
+        The minimiser found.
+    loss : float
+        Loss at ``theta``.
+    n_iter : int
+        Iterations run.
+    loss_curve : list of float
+        Loss after each iteration.
+    """
+    loss_curve = []
+    start = time.perf_counter()
+
+    def record(intermediate_result):
+        loss_curve.append(float(intermediate_result.fun))
+        if verbose:
+            print(
+                f"Iteration {len(loss_curve)}, loss = {loss_curve[-1]:.8f}, "
+                f"{time.perf_counter() - start:.2f} s"
+            )
+
+    result = scipy.optimize.minimize(
+        loss_and_grad,
+        np.asarray(theta0, dtype=np.float64),
+        method="L-BFGS-B",
+        jac=True,
+        callback=record,
+        options={"maxiter": max_iter, "maxfun": max_fun, "gtol": tol},
+    )
+    n_iter = min(int(result.nit), max_iter)
+    if result.status != 0:
+        message = result.message
+        if isinstance(message, bytes):
+            message = message.decode()
+        warnings.warn(
+            f"lbfgs stopped after {n_iter} iteration(s) without converging: "
+            f"{message}. Increase max_iter (now {max_iter}) or max_fun (now "
+            f"{max_fun}), or scale the input.",
+            ConvergenceWarning,
+        )
+    return result.x, float(result.fun), n_iter, loss_curve
