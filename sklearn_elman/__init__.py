@@ -1,5 +1,7 @@
 """Elman recurrent networks as scikit-learn estimators."""
 
+from sklearn_elman._classifier import ElmanClassifier
+
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+__all__ = ["ElmanClassifier", "__version__"]

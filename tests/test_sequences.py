@@ -1,0 +1,87 @@
+"""Tests of the input layout helpers in ``sklearn_elman._sequences``."""
+
+import re
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from sklearn_elman._sequences import compact_stream, padding_mask, to_3d
+
+
+def test_2d_rows_are_read_time_major():
+    X = np.arange(12.0).reshape(2, 6)
+    X3 = to_3d(X, n_features_per_step=2)
+    assert X3.shape == (2, 3, 2)
+    # Step 1 of row 0 is columns 2 and 3.
+    assert_array_equal(X3[0, 1], [2, 3])
+    assert_array_equal(to_3d(X, 1)[1, :, 0], X[1])
+
+
+def test_3d_passes_through():
+    X = np.zeros((2, 3, 4))
+    assert to_3d(X, n_features_per_step=5) is X
+
+
+@pytest.mark.parametrize(
+    "X, n_per_step, message",
+    [
+        (np.zeros(5), 1, "Reshape your data"),
+        (
+            np.zeros((2, 5)),
+            2,
+            "X has 5 columns, which is not a multiple of n_features_per_step=2",
+        ),
+        (np.zeros((2, 2, 2, 2)), 1, "got a 4D array"),
+        (np.zeros((2, 0, 3)), 1, "at least one step and one feature"),
+    ],
+)
+def test_shape_errors(X, n_per_step, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        to_3d(X, n_per_step)
+
+
+def test_no_padding_gives_no_mask():
+    assert padding_mask(np.ones((3, 4, 2))) is None
+
+
+def test_end_padding_gives_mask():
+    X = np.ones((3, 4, 2))
+    X[0, 2:] = np.nan
+    X[2, 3:] = np.nan
+    assert_array_equal(
+        padding_mask(X),
+        [[1, 1, 0, 0], [1, 1, 1, 1], [1, 1, 1, 0]],
+    )
+
+
+def _with_nan(index, value=np.nan):
+    X = np.ones((4, 3, 2))
+    X[index] = value
+    return X
+
+
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        (_with_nan((2, 1, 0), np.inf), "contains inf (in row 2)"),
+        (_with_nan((1, 0)), "NaN at step 0 of row 1 followed by real steps"),
+        (_with_nan((3, 1)), "NaN at step 1 of row 3 followed by real steps"),
+        (_with_nan((2, 2, 1)), "NaN in some but not all features of step 2 of row 2"),
+        (_with_nan((1,)), "NaN in every step of row 1"),
+    ],
+)
+def test_invalid_nan_and_inf_name_the_row(X, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        padding_mask(X)
+
+
+def test_compact_stream_concatenates_real_steps_in_order():
+    X = np.arange(12.0).reshape(3, 2, 2)
+    X[1, 1] = np.nan
+    steps, ends = compact_stream(X, padding_mask(X))
+    assert_array_equal(steps[:, 0], [0, 2, 4, 8, 10])
+    assert_array_equal(ends, [1, 2, 4])
+    steps, ends = compact_stream(np.ones((3, 2, 1)), None)
+    assert steps.shape == (6, 1)
+    assert_array_equal(ends, [1, 3, 5])
