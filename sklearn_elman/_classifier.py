@@ -21,13 +21,19 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from sklearn_elman import _elman
+from sklearn_elman._runtime import compute_context
 from sklearn_elman._sequences import (
     compact_stream,
     padding_mask,
     sequence_lengths,
     to_3d,
 )
-from sklearn_elman._solvers import STOCHASTIC_SOLVERS, make_optimizer, minimize_lbfgs
+from sklearn_elman._solvers import (
+    STOCHASTIC_SOLVERS,
+    BaseOptimizer,
+    make_optimizer,
+    minimize_lbfgs,
+)
 
 _PARAM_NAMES = _elman.ElmanParams._fields
 # Rows per chunk in predict_proba are chosen so that the hidden-state buffer of a
@@ -77,7 +83,10 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
 
     batch_size : int or 'auto', default='auto'
         Sequences (rows) per mini-batch of the stochastic solvers;
-        ``'auto'`` means ``min(200, n_samples)``. Unused by 'lbfgs'.
+        ``'auto'`` means ``min(200, n_samples)``. With ``stateful=True`` a
+        mini-batch is ``batch_size`` consecutive rows of the stream, and gradients
+        do not flow back across mini-batches (the context's value does). Unused by
+        'lbfgs'.
 
     learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
         Step-size schedule of 'sgd', as in
@@ -162,7 +171,9 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
         Truncation of backpropagation through time: each output's gradient flows
         back through at most this many real steps, ending at the output's own
         step. None uses the whole history; 1 treats the context as a plain input,
-        as in Elman's original training rule.
+        as in Elman's original training rule. With ``stateful=True`` the history
+        also ends at the start of the mini-batch (see ``batch_size``): with
+        ``batch_size=1`` and one step per row, every value gives Elman's rule.
 
     max_grad_norm : float or None, default=5.0
         Clip the Euclidean norm of the whole gradient to this value before each
@@ -177,6 +188,16 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
         carries over from one call of ``fit``, ``partial_fit``, ``predict`` or
         ``predict_proba`` to the next (``fit`` without ``warm_start`` starts a new
         stream), and :meth:`reset_context` starts a new stream.
+
+    blas_threads : int or None, default=1
+        Maximum number of BLAS threads while the estimator computes (in ``fit``,
+        ``partial_fit`` and the predict methods); the previous setting is restored
+        afterwards. One thread is the default because the matrix products of one
+        time step are small: a second BLAS thread does not speed them up, and on a
+        busy machine extra threads slow them down many times over. It also keeps
+        ``GridSearchCV(n_jobs=...)`` workers from oversubscribing the cores. None
+        leaves BLAS as it is (for example as set with
+        ``threadpoolctl.threadpool_limits``).
 
     Attributes
     ----------
@@ -235,6 +256,10 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
     context_ : ndarray of shape (hidden_units,)
         Only with ``stateful=True``: the hidden state after the last row read, from
         which the next call continues. Assign it to restore a saved stream state.
+        After ``fit`` it is the state the fitted network reaches at the end of
+        ``X``; after ``partial_fit`` it is the state the rows left while being
+        learnt, with the weights updated mini-batch by mini-batch (as in online
+        learning, where a stream is read once).
 
     See Also
     --------
@@ -309,6 +334,7 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
         "bptt_steps": [Interval(Integral, 1, None, closed="left"), None],
         "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
         "stateful": ["boolean"],
+        "blas_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -340,6 +366,7 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
         bptt_steps=None,
         max_grad_norm=5.0,
         stateful=False,
+        blas_threads=1,
     ):
         self.hidden_units = hidden_units
         self.activation = activation
@@ -368,6 +395,7 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
         self.bptt_steps = bptt_steps
         self.max_grad_norm = max_grad_norm
         self.stateful = stateful
+        self.blas_threads = blas_threads
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -450,11 +478,12 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
         X3, mask = self._validate_X(X, reset=False)
         params = self._fitted_params(X3.dtype)
         X3 = X3.astype(params.input_weights.dtype, copy=False)
-        if self.stateful:
+        with compute_context(self.blas_threads):
+            if not self.stateful:
+                return self._sequence_proba(params, X3, mask)
             proba, context = self._stream_proba(params, X3, mask, self._context(params))
-            self.context_ = context
-            return proba
-        return self._sequence_proba(params, X3, mask)
+        self.context_ = context
+        return proba
 
     def predict_log_proba(self, X):
         """Log of the class probabilities of each sequence.
@@ -628,15 +657,20 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
     # Prediction
     # ----------------------------------------------------------------------------
 
-    def _chunk_rows(self, n_steps, n_hidden, itemsize):
-        return max(1, _PREDICT_CHUNK_BYTES // ((n_steps + 1) * n_hidden * itemsize))
+    @staticmethod
+    def _steps_per_chunk(params, itemsize):
+        """How many (sequence, step) pairs one chunk of prediction may hold."""
+        n_features, n_hidden = params.input_weights.shape
+        # run_hidden keeps [h, x, 1] for every step of the chunk.
+        return max(1, _PREDICT_CHUNK_BYTES // ((n_hidden + n_features + 1) * itemsize))
 
     def _sequence_proba(self, params, X3, mask):
         """Stateless probabilities, computed in chunks of rows to bound memory."""
         n_seq, n_steps, _ = X3.shape
         lengths = sequence_lengths(X3, mask)
-        n_hidden = params.context_weights.shape[0]
-        chunk = self._chunk_rows(n_steps, n_hidden, X3.dtype.itemsize)
+        chunk = max(
+            1, self._steps_per_chunk(params, X3.dtype.itemsize) // (n_steps + 1)
+        )
         proba = np.empty((n_seq, len(self.classes_)), dtype=X3.dtype)
         for rows in gen_batches(n_seq, chunk):
             # Steps that are padding in every row of the chunk need not be run.
@@ -648,20 +682,26 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
         return proba
 
     def _stream_proba(self, params, X3, mask, context):
-        """Stateful probabilities at the end of each row, and the final context."""
+        """Stateful probabilities at the end of each row, and the final context.
+
+        The stream is run in chunks of whole rows, each of at most the step
+        budget (or one row), carrying the context from one chunk to the next.
+        """
         steps, row_ends = compact_stream(X3, mask)
-        n_hidden = params.context_weights.shape[0]
-        chunk = self._chunk_rows(1, n_hidden, X3.dtype.itemsize)
-        hidden_at_ends = np.empty((len(row_ends), n_hidden), dtype=X3.dtype)
-        start = 0
-        for rows in gen_batches(len(row_ends), chunk):
+        budget = self._steps_per_chunk(params, X3.dtype.itemsize)
+        hidden_at_ends = np.empty((len(row_ends), len(context)), dtype=X3.dtype)
+        first_row, start = 0, 0
+        while first_row < len(row_ends):
+            # The last row that still ends within the budget (at least one row).
+            last_row = np.searchsorted(row_ends, start + budget - 1, side="right")
+            rows = slice(first_row, max(last_row, first_row + 1))
             stop = row_ends[rows.stop - 1] + 1
             trace = _elman.run_hidden(
                 params, steps[None, start:stop], None, context[None], self.activation
             )
             hidden_at_ends[rows] = trace.hidden[row_ends[rows] - start + 1, 0]
             context = trace.final_context()[0]
-            start = stop
+            first_row, start = rows.stop, stop
         logits = hidden_at_ends @ params.output_weights
         logits += params.output_bias
         return _elman.softmax(logits), context
@@ -673,11 +713,12 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
     def _fit(self, X, y, incremental, classes=None):
         fitted = hasattr(self, "input_weights_") and hasattr(self, "classes_")
         continuing = fitted and (incremental or self.warm_start)
-        # A call that fails leaves the estimator as it was: weights and optimizer
-        # buffers are updated in place when continuing, so those need a deep copy.
-        saved = copy.deepcopy(self.__dict__) if continuing else dict(self.__dict__)
+        # A call that fails leaves the estimator as it was. Training updates
+        # arrays, lists and the optimizer's buffers in place, so those are copied.
+        saved = {key: _copy_mutable(value) for key, value in self.__dict__.items()}
         try:
-            self._fit_unchecked(X, y, incremental, classes, continuing)
+            with compute_context(self.blas_threads):
+                self._fit_unchecked(X, y, incremental, classes, continuing)
         except Exception:
             self.__dict__.clear()
             self.__dict__.update(saved)
@@ -727,11 +768,10 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
         theta = _elman.pack(params, out=np.empty(_elman.n_params(shapes), dtype=dtype))
         self._bind_params(theta, shapes)
         data = _TrainingData(X3, mask, targets, label_index, self.stateful)
-        random_state = check_random_state(self.random_state)
         if self.solver == "lbfgs":
             self._fit_lbfgs(theta, shapes, data)
         else:
-            self._fit_stochastic(theta, shapes, data, incremental, random_state)
+            self._fit_stochastic(theta, shapes, data, incremental)
         if not np.isfinite(theta).all():
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may "
@@ -788,7 +828,7 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
             proba = self._sequence_proba(params, data.X3, data.mask)
         return float(np.mean(np.argmax(proba, axis=1) == data.label_index)), context
 
-    def _fit_stochastic(self, theta, shapes, data, incremental, random_state):
+    def _fit_stochastic(self, theta, shapes, data, incremental):
         params = _elman.unpack(theta, shapes)
         optimizer = getattr(self, "_optimizer", None)
         if (
@@ -815,6 +855,10 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
         optimizer = self._optimizer
 
         early_stopping = self.early_stopping and not incremental
+        # Rows of a stream keep their order.
+        shuffle = self.shuffle and not self.stateful
+        if shuffle or early_stopping:
+            random_state = check_random_state(self.random_state)
         if early_stopping:
             train, validation = data.split(
                 self.validation_fraction, self.stateful, random_state
@@ -840,7 +884,6 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_ = 0
         try:
             for _ in range(self.max_iter):
-                shuffle = self.shuffle and not self.stateful
                 order = random_state.permutation(n_samples) if shuffle else None
                 context = start_context
                 accumulated_loss = 0.0
@@ -940,6 +983,17 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
         self.best_loss_ = min(curve) if curve else loss
         if self.stateful:
             _, self.context_ = self._stream_proba(params, data.X3, data.mask, context)
+
+
+def _copy_mutable(value):
+    """A copy of ``value`` that in-place training updates cannot reach."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list):
+        return list(value)  # of floats: a shallow copy is enough
+    if isinstance(value, BaseOptimizer):
+        return copy.deepcopy(value)
+    return value
 
 
 def _optimizer_size(optimizer):

@@ -40,6 +40,7 @@ so that the state entering step ``t`` is ``H[t]`` and the one leaving it is
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -81,28 +82,36 @@ class Trace(NamedTuple):
 
     Attributes
     ----------
-    hidden : ndarray of shape (n_steps + 1, n_sequences, n_hidden)
-        Time-major hidden states; ``hidden[0]`` is the initial context and
-        ``hidden[t + 1]`` the state after step ``t``. On padded steps the state
-        is carried over unchanged.
-    inputs : ndarray of shape (n_steps, n_sequences, n_features)
-        Time-major inputs with padded steps set to zero.
+    steps : ndarray of shape (n_steps + 1, n_sequences, n_hidden + n_features + 1)
+        Time-major buffer whose slice ``steps[t]`` holds, for every sequence, the
+        vector ``[h_{t-1}, x_t, 1]`` that step ``t`` multiplies by the stacked
+        weights ``[context_weights; input_weights; hidden_bias]``. ``steps[0]``
+        starts with the initial context, and ``steps[n_steps]`` with the final
+        state. Inputs at padded steps are zero; on padded steps the state is
+        carried over unchanged.
+    n_hidden : int
+        Number of hidden units.
     lengths : ndarray of shape (n_sequences,)
         Number of real steps of each sequence.
     """
 
-    hidden: np.ndarray
-    inputs: np.ndarray
+    steps: np.ndarray
+    n_hidden: int
     lengths: np.ndarray
+
+    @property
+    def hidden(self) -> np.ndarray:
+        """Hidden states (n_steps + 1, n_sequences, n_hidden); [0] is the context."""
+        return self.steps[:, :, : self.n_hidden]
 
     def final_context(self) -> np.ndarray:
         """State after each sequence's last real step, (n_sequences, n_hidden)."""
         # Padded steps carry the state forward, so the last slice already holds it.
-        return self.hidden[-1].copy()
+        return self.steps[-1, :, : self.n_hidden].copy()
 
     def last_hidden(self) -> np.ndarray:
-        """Alias of :meth:`final_context`: the state the per-sequence output reads."""
-        return self.hidden[-1]
+        """The state the per-sequence output reads: a view of :meth:`final_context`."""
+        return self.steps[-1, :, : self.n_hidden]
 
 
 # --------------------------------------------------------------------------------
@@ -137,13 +146,35 @@ def param_shapes(n_features: int, n_hidden: int, n_outputs: int) -> ElmanParams:
 
 
 def shapes_of(params: ElmanParams) -> ElmanParams:
-    """Shapes of the arrays of ``params``, in the form :func:`unpack` takes."""
+    """Return the shapes of the arrays of ``params``.
+
+    Parameters
+    ----------
+    params : ElmanParams
+        Parameter arrays.
+
+    Returns
+    -------
+    shapes : ElmanParams of tuple
+        Their shapes, in the form :func:`unpack` takes.
+    """
     return ElmanParams(*(p.shape for p in params))
 
 
 def n_params(shapes: ElmanParams) -> int:
-    """Total number of scalar parameters for the given shapes."""
-    return int(sum(np.prod(s, dtype=np.int64) for s in shapes))
+    """Count the scalar parameters of the given shapes.
+
+    Parameters
+    ----------
+    shapes : ElmanParams of tuple
+        Shapes of the five arrays.
+
+    Returns
+    -------
+    count : int
+        Length of the flat vector :func:`pack` makes.
+    """
+    return sum(math.prod(s) for s in shapes)
 
 
 def pack(params: ElmanParams, out: np.ndarray | None = None) -> np.ndarray:
@@ -196,7 +227,7 @@ def unpack(theta: np.ndarray, shapes: ElmanParams) -> ElmanParams:
     arrays = []
     start = 0
     for shape in shapes:
-        size = int(np.prod(shape, dtype=np.int64))
+        size = math.prod(shape)
         arrays.append(theta[start : start + size].reshape(shape))
         start += size
     return ElmanParams(*arrays)
@@ -425,6 +456,26 @@ def step_mask(X: np.ndarray) -> np.ndarray:
     return ~np.isnan(X).all(axis=2)
 
 
+def stacked_weights(params: ElmanParams) -> np.ndarray:
+    """Stack the weights of the hidden layer into one matrix.
+
+    Parameters
+    ----------
+    params : ElmanParams
+        Network parameters.
+
+    Returns
+    -------
+    W : ndarray of shape (n_hidden + n_features + 1, n_hidden)
+        ``[context_weights; input_weights; hidden_bias]``, so that
+        ``[h_{t-1}, x_t, 1] @ W`` is the pre-activation of step ``t``: one matrix
+        product per step for the recurrence, the input and the bias.
+    """
+    return np.concatenate(
+        [params.context_weights, params.input_weights, params.hidden_bias[None, :]]
+    )
+
+
 def run_hidden(
     params: ElmanParams,
     X: np.ndarray,
@@ -451,55 +502,37 @@ def run_hidden(
     Returns
     -------
     trace : Trace
-        Hidden states of every step, the cleaned time-major inputs and the
-        lengths, as the backward pass needs them.
+        Hidden states of every step next to the inputs that produced them, as
+        the backward pass needs them.
     """
     n_seq, n_steps, n_features = X.shape
-    W_in, W_rec, b_hid = (
-        params.input_weights,
-        params.context_weights,
-        params.hidden_bias,
-    )
-    n_hidden = W_rec.shape[0]
-    dtype = W_in.dtype
+    n_hidden = params.context_weights.shape[0]
+    W = stacked_weights(params)
     act = ACTIVATIONS[activation]
 
+    U = np.empty((n_steps + 1, n_seq, W.shape[0]), dtype=W.dtype)
+    U[0, :, :n_hidden] = 0 if context is None else context
+    inputs = U[:, :, n_hidden:-1]
+    inputs[:n_steps] = X.transpose(1, 0, 2)
+    inputs[n_steps] = 0
+    U[:, :, -1] = 1
     if mask is None:
         lengths = np.full(n_seq, n_steps, dtype=np.intp)
-        X_tm = np.ascontiguousarray(X.transpose(1, 0, 2), dtype=dtype)
     else:
         lengths = mask.sum(axis=1).astype(np.intp)
         # Zero (not NaN) at padded steps, so that 0 * x vanishes in the gradients.
-        X_tm = np.where(mask.T[:, :, None], X.transpose(1, 0, 2), 0).astype(
-            dtype, copy=False
-        )
+        inputs[:n_steps][~mask.T] = 0
 
-    H = np.empty((n_steps + 1, n_seq, n_hidden), dtype=dtype)
-    if context is None:
-        H[0] = 0
-    else:
-        H[0] = context
-    # One GEMM for the input projection of every step, before the time loop.
-    pre = H[1:].reshape(n_steps * n_seq, n_hidden)
-    np.matmul(X_tm.reshape(n_steps * n_seq, n_features), W_in, out=pre)
-    pre += b_hid
-
-    padded_from = _padding_starts(lengths, n_steps)
-    recurrent = np.empty((n_seq, n_hidden), dtype=dtype)
+    padded_from = int(lengths.min()) if n_seq else n_steps
     for t in range(n_steps):
-        np.matmul(H[t], W_rec, out=recurrent)
-        H[t + 1] += recurrent
-        act(H[t + 1])
+        state = U[t + 1, :, :n_hidden]
+        np.matmul(U[t], W, out=state)
+        act(state)
         if t >= padded_from:
             # Sequences that have ended keep their last real state.
             ended = lengths <= t
-            H[t + 1, ended] = H[t, ended]
-    return Trace(hidden=H, inputs=X_tm, lengths=lengths)
-
-
-def _padding_starts(lengths: np.ndarray, n_steps: int) -> int:
-    """First step at which some sequence is padded (``n_steps`` if none is)."""
-    return int(lengths.min()) if lengths.size else n_steps
+            state[ended] = U[t, ended, :n_hidden]
+    return Trace(steps=U, n_hidden=n_hidden, lengths=lengths)
 
 
 def output_logits(
@@ -525,14 +558,10 @@ def output_logits(
         the last real step.
     """
     W_out, b_out = params.output_weights, params.output_bias
-    if not per_step:
-        Z = trace.last_hidden() @ W_out
-        Z += b_out
-        return Z
-    H = trace.hidden[1:]
+    H = trace.last_hidden() if not per_step else trace.hidden[1:]
     Z = H @ W_out
     Z += b_out
-    return Z.transpose(1, 0, 2)
+    return Z if not per_step else Z.transpose(1, 0, 2)
 
 
 def forward(
@@ -578,7 +607,19 @@ def forward(
 
 
 def l2_penalty(params: ElmanParams) -> float:
-    """``0.5 * sum of squares`` of the weight matrices (biases excluded)."""
+    """Compute half the sum of squares of the weight matrices.
+
+    Parameters
+    ----------
+    params : ElmanParams
+        Network parameters; the biases are not penalised.
+
+    Returns
+    -------
+    penalty : float
+        ``0.5 * (||input_weights||^2 + ||context_weights||^2 +
+        ||output_weights||^2)``.
+    """
     return 0.5 * float(
         sum(
             np.vdot(getattr(params, name), getattr(params, name))
@@ -691,15 +732,16 @@ def loss_and_gradient(
     dH_out = dZ @ params.output_weights.T
 
     dA = _backward_through_time(params, trace, dH_out, activation, per_step, bptt_steps)
-    flat_dA = dA.reshape(n_steps * n_seq, n_hidden)
-    # Weight gradients as single large GEMMs over all steps, after the loop.
-    np.matmul(
-        trace.inputs.reshape(n_steps * n_seq, -1).T, flat_dA, out=grad.input_weights
+    # The gradients of the context weights, input weights and hidden bias at once:
+    # a single large GEMM over all steps, after the loop, through the same stacked
+    # layout [h_{t-1}, x_t, 1] that the forward pass multiplied.
+    stacked_grad = trace.steps[:n_steps].reshape(n_steps * n_seq, -1).T @ dA.reshape(
+        n_steps * n_seq, n_hidden
     )
-    np.matmul(
-        H[:-1].reshape(n_steps * n_seq, n_hidden).T, flat_dA, out=grad.context_weights
-    )
-    np.sum(flat_dA, axis=0, out=grad.hidden_bias)
+    n_features = params.input_weights.shape[0]
+    grad.context_weights[...] = stacked_grad[:n_hidden]
+    grad.input_weights[...] = stacked_grad[n_hidden : n_hidden + n_features]
+    grad.hidden_bias[...] = stacked_grad[-1]
 
     if alpha:
         scale = alpha / weight_sum
@@ -712,53 +754,62 @@ def loss_and_gradient(
 def _backward_through_time(params, trace, dH_out, activation, per_step, bptt_steps):
     """Gradient of the loss with respect to every pre-activation.
 
-    Returns ``dA`` of shape (n_steps, n_sequences, n_hidden), time-major, with
-    zeros at padded steps and at steps outside every truncation window.
+    Parameters
+    ----------
+    dH_out : ndarray of shape (n_sequences, n_hidden) or (n_steps * n_sequences, \
+            n_hidden)
+        Gradient reaching the hidden state of each output, per sequence or per
+        step (time-major).
+
+    Returns
+    -------
+    dA : ndarray of shape (n_steps, n_sequences, n_hidden)
+        Time-major, with zeros at padded steps and at steps outside every
+        truncation window.
     """
     H, lengths = trace.hidden, trace.lengths
     n_steps, n_seq, n_hidden = H.shape[0] - 1, H.shape[1], H.shape[2]
-    W_rec_T = params.context_weights.T
+    # A contiguous copy: BLAS is faster on it than on the transposed view.
+    W_rec_T = np.ascontiguousarray(params.context_weights.T)
+    full_history = bptt_steps is None or bptt_steps >= n_steps
 
-    # act'(a_t) for all steps at once, zeroed where a step takes no gradient.
-    D = DERIVATIVES[activation](H[1:])
-    steps = np.arange(n_steps)[:, None]
-    inactive = steps >= lengths[None, :]
-    if not per_step and bptt_steps is not None:
+    # dA starts as act'(a_t) for every step, zeroed where a step takes no
+    # gradient; the loop then multiplies in the gradient reaching each state.
+    dA = DERIVATIVES[activation](H[1:])
+    step = np.arange(n_steps)[:, None]
+    inactive = step >= lengths[None, :]
+    if not per_step and not full_history:
         # One output per sequence: the window is its last `bptt_steps` real steps.
-        inactive |= steps < (lengths - bptt_steps)[None, :]
+        inactive |= step < (lengths - bptt_steps)[None, :]
     if inactive.any():
-        D[inactive] = 0
+        dA[inactive] = 0
 
-    dA = np.empty_like(D)
-    dH = np.empty((n_seq, n_hidden), dtype=D.dtype)
+    dH = np.empty((n_seq, n_hidden), dtype=dA.dtype)
     if not per_step:
-        # Each sequence's output enters at its last real step.
-        last_step = lengths - 1
-        for t in range(n_steps - 1, -1, -1):
-            if t == n_steps - 1:
-                dH[...] = 0
-            else:
-                np.matmul(dA[t + 1], W_rec_T, out=dH)
-            ending = last_step == t
-            if ending.all():
-                dH += dH_out
-            elif ending.any():
-                dH[ending] += dH_out[ending]
-            np.multiply(dH, D[t], out=dA[t])
+        # Each sequence's output enters at its last real step; no gradient flows
+        # before the earliest window start.
+        first = 0 if full_history else max(int(lengths.min()) - bptt_steps, 0)
+        ending_at = _rows_by_last_step(lengths, n_steps)
+        dA[n_steps - 1] *= dH_out
+        for t in range(n_steps - 2, first - 1, -1):
+            np.matmul(dA[t + 1], W_rec_T, out=dH)
+            rows = ending_at.get(t)
+            if rows is not None:
+                dH[rows] += dH_out[rows]
+            dA[t] *= dH
+        dA[:first] = 0
         return dA
 
     dH_steps = dH_out.reshape(n_steps, n_seq, n_hidden)
     if bptt_steps == 1:
-        np.multiply(dH_steps, D, out=dA)
+        dA *= dH_steps
         return dA
-    if bptt_steps is None or bptt_steps >= n_steps:
-        for t in range(n_steps - 1, -1, -1):
-            if t == n_steps - 1:
-                dH[...] = dH_steps[t]
-            else:
-                np.matmul(dA[t + 1], W_rec_T, out=dH)
-                dH += dH_steps[t]
-            np.multiply(dH, D[t], out=dA[t])
+    if full_history:
+        dA[n_steps - 1] *= dH_steps[n_steps - 1]
+        for t in range(n_steps - 2, -1, -1):
+            np.matmul(dA[t + 1], W_rec_T, out=dH)
+            dH += dH_steps[t]
+            dA[t] *= dH
         return dA
 
     # Truncated windows with an output at every step: the gradient of the output
@@ -766,7 +817,7 @@ def _backward_through_time(params, trace, dH_out, activation, per_step, bptt_ste
     # stream of its own. Slot s % k holds the stream of the output at step s; it is
     # overwritten when that stream would become k steps old.
     k = bptt_steps
-    streams = np.zeros((k, n_seq, n_hidden), dtype=D.dtype)
+    streams = np.zeros((k, n_seq, n_hidden), dtype=dA.dtype)
     scaled = np.zeros_like(streams)
     flat_streams = streams.reshape(k * n_seq, n_hidden)
     flat_scaled = scaled.reshape(k * n_seq, n_hidden)
@@ -774,9 +825,17 @@ def _backward_through_time(params, trace, dH_out, activation, per_step, bptt_ste
         if t < n_steps - 1:
             np.matmul(flat_scaled, W_rec_T, out=flat_streams)
         streams[t % k] = dH_steps[t]
-        np.multiply(streams, D[t], out=scaled)
+        np.multiply(streams, dA[t], out=scaled)
         np.sum(scaled, axis=0, out=dA[t])
     return dA
+
+
+def _rows_by_last_step(lengths, n_steps):
+    """Map each step but the final one to the sequences that end there."""
+    last = lengths - 1
+    return {
+        int(t): np.flatnonzero(last == t) for t in np.unique(last) if t < n_steps - 1
+    }
 
 
 def clip_grad_norm(grad: np.ndarray, max_norm: float | None) -> float:

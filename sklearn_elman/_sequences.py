@@ -124,7 +124,20 @@ def _and_more(rows):
 
 
 def sequence_lengths(X3: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """Number of real steps of each sequence, shape (n_sequences,)."""
+    """Count the real steps of each sequence.
+
+    Parameters
+    ----------
+    X3 : ndarray of shape (n_sequences, n_steps, n_features)
+        Sequences.
+    mask : ndarray of bool of shape (n_sequences, n_steps) or None
+        Real steps, as :func:`padding_mask` returns them; None if all are real.
+
+    Returns
+    -------
+    lengths : ndarray of shape (n_sequences,)
+        Number of real steps of each sequence.
+    """
     if mask is None:
         return np.full(X3.shape[0], X3.shape[1], dtype=np.intp)
     return mask.sum(axis=1).astype(np.intp)

@@ -237,6 +237,7 @@ def make_optimizer(solver, params, **options):
     Returns
     -------
     optimizer : BaseOptimizer
+        A new optimizer with zero state.
     """
     if solver == "sgd":
         return SGDOptimizer(params, **options)

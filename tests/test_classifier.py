@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_elman import ElmanClassifier
+from sklearn_elman import ElmanClassifier, _classifier
 from sklearn_elman import _elman as E
 
 # Short fits on tiny data are the norm here; tests about the warning catch it.
@@ -763,3 +763,21 @@ def test_elman_beats_an_mlp_on_flattened_rows_when_a_motif_moves():
     mlp_score = mlp.score(X_test.reshape(len(X_test), -1), y_test)
     assert elman_score > 0.85
     assert elman_score > mlp_score + 0.05
+
+
+@pytest.mark.parametrize("stateful", [False, True])
+def test_prediction_in_small_chunks_equals_one_pass(stateful, monkeypatch):
+    """predict_proba bounds its memory by chunking rows; chunks change nothing."""
+    X, y = motif_task(n=50, n_steps=6, n_features=2)
+    X[::3, 4:] = np.nan
+    clf = ElmanClassifier(stateful=stateful, max_iter=2, random_state=0).fit(X, y)
+    clf.reset_context()
+    whole = clf.predict_proba(X)
+    context = getattr(clf, "context_", None)
+    for budget in (1, 5 * 8 * 7, 5 * 8 * 20):  # one row, ~7 and ~20 steps a chunk
+        monkeypatch.setattr(_classifier, "_PREDICT_CHUNK_BYTES", budget)
+        clf.reset_context()
+        # Matrix products of another height may round differently in the last bit.
+        assert_allclose(clf.predict_proba(X), whole, rtol=1e-12)
+        if stateful:
+            assert_array_equal(clf.context_, context)

@@ -1,0 +1,377 @@
+"""
+====================================================
+Training and prediction speed against PyTorch's RNN
+====================================================
+
+A benchmark, not a tutorial: it times one training epoch of
+:class:`~sklearn_elman.ElmanClassifier` (one ``partial_fit`` over the whole training
+set: Adam at 1e-3, mini-batches of 64, float32, the estimator's default gradient
+clipping and thread policy) against the same network in PyTorch
+(``torch.nn.RNN(nonlinearity="tanh", batch_first=True)`` plus ``torch.nn.Linear``,
+Adam, one torch thread), measured in the same run with the epochs interleaved, and
+the time and peak memory of ``predict_proba`` on the whole training set. PyTorch is
+optional: without it only this package is measured.
+
+The task: three classes; each sequence is standard normal noise of shape (T, d)
+with a class-specific motif of three steps of +-2 entries added at a random
+position in the second half, so that the class can only be read by a network that
+remembers. Sizes: S (1000 sequences, T=20, d=4, 32 hidden units), M (5000, 50, 8,
+64) and L (20000, 100, 16, 128).
+
+Run ``python examples/bench_training.py --sizes S,M,L`` (the default); the test
+suite runs ``--sizes S`` as a smoke test. It prints a table and saves
+``bench_training.png``.
+"""
+
+# %%
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from sklearn_elman import ElmanClassifier
+
+SIZES = {
+    # name: (n_sequences, n_steps, n_features, hidden_units, timed epochs)
+    "S": (1000, 20, 4, 32, 7),
+    "M": (5000, 50, 8, 64, 5),
+    "L": (20000, 100, 16, 128, 3),
+}
+N_CLASSES = 3
+BATCH_SIZE = 64
+LEARNING_RATE = 1e-3
+
+
+def make_data(n_sequences, n_steps, n_features, seed=0):
+    """Noise with a class-specific 3-step motif somewhere in the second half."""
+    rng = np.random.default_rng(seed)
+    motifs = rng.choice([-2.0, 2.0], size=(N_CLASSES, 3, n_features))
+    y = rng.integers(0, N_CLASSES, size=n_sequences)
+    X = rng.standard_normal((n_sequences, n_steps, n_features), dtype=np.float32)
+    start = rng.integers(n_steps // 2, n_steps - 2, size=n_sequences)
+    steps = start[:, None] + np.arange(3)
+    X[np.arange(n_sequences)[:, None], steps] += motifs[y].astype(np.float32)
+    return X, y
+
+
+def gemm_flops_per_epoch(n_sequences, n_steps, n_features, hidden):
+    """Floating-point operations of the matrix products of one training epoch.
+
+    Per step: the forward product [h, x, 1] @ W (2 * C * h with C = h + d + 1), the
+    backward recurrence (2 * h * h) and the share of the weight gradient (2 * C * h);
+    per sequence: the output layer forward and backward (6 * h * K).
+    """
+    stacked = hidden + n_features + 1
+    per_step = 2 * stacked * hidden + 2 * hidden * hidden + 2 * stacked * hidden
+    return n_sequences * (n_steps * per_step + 6 * hidden * N_CLASSES)
+
+
+def large_gemm_gflops(threads=1, size=2048):
+    """numpy's float32 matrix-product rate on large matrices, with ``threads``."""
+    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    with threadpool_limits(threads, user_api="blas"):
+        a @ a
+        start = time.perf_counter()
+        for _ in range(3):
+            a @ a
+        seconds = (time.perf_counter() - start) / 3
+    return 2 * size**3 / seconds / 1e9
+
+
+def import_torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    return torch
+
+
+class TorchRNN:
+    """The same network in PyTorch, trained the way the estimator trains."""
+
+    def __init__(self, torch, n_features, hidden, seed=0):
+        torch.manual_seed(seed)
+        self.torch = torch
+        self.rnn = torch.nn.RNN(
+            n_features, hidden, nonlinearity="tanh", batch_first=True
+        )
+        self.out = torch.nn.Linear(hidden, N_CLASSES)
+        parameters = list(self.rnn.parameters()) + list(self.out.parameters())
+        self.optimizer = torch.optim.Adam(parameters, lr=LEARNING_RATE)
+        self.loss = torch.nn.CrossEntropyLoss()
+
+    def epoch(self, X, y):
+        torch = self.torch
+        order = torch.randperm(len(X))
+        total = 0.0
+        for start in range(0, len(X), BATCH_SIZE):
+            rows = order[start : start + BATCH_SIZE]
+            self.optimizer.zero_grad()
+            states, _ = self.rnn(X[rows])
+            loss = self.loss(self.out(states[:, -1]), y[rows])
+            loss.backward()
+            self.optimizer.step()
+            total += float(loss.detach()) * len(rows)
+        return total / len(X)
+
+    def predict_proba(self, X):
+        torch = self.torch
+        with torch.no_grad():
+            states, _ = self.rnn(X)
+            return torch.softmax(self.out(states[:, -1]), dim=1)
+
+
+def time_training(size, torch):
+    n_sequences, n_steps, n_features, hidden, n_epochs = SIZES[size]
+    X, y = make_data(n_sequences, n_steps, n_features)
+    ours = ElmanClassifier(
+        hidden_units=hidden,
+        batch_size=BATCH_SIZE,
+        learning_rate_init=LEARNING_RATE,
+        random_state=0,
+    )
+    ours.partial_fit(X, y, classes=np.arange(N_CLASSES))  # warm-up epoch
+    theirs = None
+    if torch is not None:
+        X_torch, y_torch = torch.from_numpy(X), torch.from_numpy(y)
+        theirs = TorchRNN(torch, n_features, hidden)
+        theirs.epoch(X_torch, y_torch)  # warm-up epoch
+    our_times, their_times, their_loss = [], [], float("nan")
+    for _ in range(n_epochs):
+        start = time.perf_counter()
+        ours.partial_fit(X, y)
+        our_times.append(time.perf_counter() - start)
+        if theirs is not None:
+            start = time.perf_counter()
+            their_loss = theirs.epoch(X_torch, y_torch)
+            their_times.append(time.perf_counter() - start)
+    return {
+        "ours": float(np.median(our_times)),
+        "torch": float(np.median(their_times)) if their_times else None,
+        "our_loss": float(ours.loss_),
+        "torch_loss": their_loss,
+        "gflop": gemm_flops_per_epoch(n_sequences, n_steps, n_features, hidden) / 1e9,
+    }
+
+
+# %%
+# The subnormal trap: once a network is confident, the gradients reaching early
+# steps fall below float32's smallest normal number, where x86 CPUs compute many
+# times more slowly. The estimator flushes them to zero while it computes; this
+# times one mini-batch of confident outputs with and without that guard. It uses
+# the package's private maths module to isolate the batch.
+
+
+def subnormal_trap(size, margin_scale=80.0, repeats=5):
+    import contextlib
+
+    from sklearn_elman import _elman, _runtime
+
+    _, n_steps, n_features, hidden, _ = SIZES[size]
+    X, _ = make_data(BATCH_SIZE, n_steps, n_features)
+    params = _elman.init_params(
+        n_features, hidden, N_CLASSES, np.random.default_rng(0), np.float32
+    )
+    # Scaling the output weights makes every output certain of its class.
+    params.output_weights[...] *= margin_scale
+    last = _elman.run_hidden(params, X).last_hidden()
+    Y = np.eye(N_CLASSES, dtype=np.float32)[np.argmax(last @ params.output_weights, 1)]
+    times = {}
+    for guarded in (True, False):
+        guard = _runtime.flush_subnormals() if guarded else contextlib.nullcontext()
+        with threadpool_limits(1, user_api="blas"), guard:
+            _elman.loss_and_gradient(params, X, Y)
+            start = time.perf_counter()
+            for _ in range(repeats):
+                _elman.loss_and_gradient(params, X, Y)
+        times[guarded] = (time.perf_counter() - start) / repeats
+    return times[True], times[False], _runtime.subnormals_flushed_here()
+
+
+# %%
+# Peak memory is measured in a fresh process per library: the peak resident set
+# is reset just before the call (Linux's /proc/self/clear_refs), so that what the
+# data and the model already hold is not counted.
+
+
+def _resident_bytes(field):
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def measure_prediction(size, library):
+    """Run in a child process: time and peak memory of one prediction."""
+    n_sequences, n_steps, n_features, hidden, _ = SIZES[size]
+    X, y = make_data(n_sequences, n_steps, n_features)
+    if library == "ours":
+        model = ElmanClassifier(hidden_units=hidden, batch_size=BATCH_SIZE)
+        model.partial_fit(X[:BATCH_SIZE], y[:BATCH_SIZE], classes=np.arange(3))
+        model.predict_proba(X[:BATCH_SIZE])
+        data = X
+    else:
+        torch = import_torch()
+        model = TorchRNN(torch, n_features, hidden)
+        data = torch.from_numpy(X)
+        model.predict_proba(data[:BATCH_SIZE])
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+    except OSError:
+        pass
+    before = _resident_bytes("VmRSS")
+    start = time.perf_counter()
+    model.predict_proba(data)
+    seconds = time.perf_counter() - start
+    peak = _resident_bytes("VmHWM")
+    extra = None if before is None or peak is None else max(peak - before, 0)
+    print(json.dumps({"seconds": seconds, "peak_bytes": extra}))
+
+
+def prediction_in_child(size, library):
+    result = subprocess.run(
+        [sys.executable, __file__, "--predict-child", size, library],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def machine_description(torch):
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(
+                line.split(":", 1)[1].strip()
+                for line in info
+                if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        pass
+    blas = next(
+        (lib for lib in threadpool_info() if "numpy" in lib.get("filepath", "")), {}
+    )
+    return (
+        f"{cpu}, {os.cpu_count()} cores; numpy {np.__version__} with "
+        f"{blas.get('internal_api', '?')} {blas.get('version', '')} "
+        f"({blas.get('architecture', '?')}); "
+        + (f"torch {torch.__version__}" if torch is not None else "torch not installed")
+    )
+
+
+def _cell(value, spec):
+    """``value`` formatted with ``spec``, or a dash of the same width if None."""
+    if value is None:
+        return format("-", ">" + spec.split(".")[0])
+    return format(value, spec)
+
+
+def _ratio(ours, theirs):
+    return ours / theirs if theirs else None
+
+
+def _megabytes(prediction):
+    if prediction is None or prediction["peak_bytes"] is None:
+        return None
+    return prediction["peak_bytes"] / 2**20
+
+
+def main(sizes):
+    torch = import_torch()
+    print(machine_description(torch))
+    peak_rate = large_gemm_gflops(threads=1)
+    print(f"numpy large-GEMM rate (float32, 2048^2, 1 thread): {peak_rate:.0f} GFLOP/s")
+    header = (
+        f"{'size':4} {'ours s/ep':>10} {'torch s/ep':>10} {'ratio':>6} "
+        f"{'GFLOP/s':>8} {'of peak':>7} {'pred ours':>9} {'pred torch':>10} "
+        f"{'ratio':>6} {'peak MB':>8} {'torch MB':>8}"
+    )
+    print(header)
+    rows = {}
+    for size in sizes:
+        train = time_training(size, torch)
+        pred_ours = prediction_in_child(size, "ours")
+        pred_torch = prediction_in_child(size, "torch") if torch else None
+        rows[size] = (train, pred_ours, pred_torch)
+        rate = train["gflop"] / train["ours"]
+        cells = [
+            f"{size:4}",
+            f"{train['ours']:10.4f}",
+            _cell(train["torch"], "10.4f"),
+            _cell(_ratio(train["ours"], train["torch"]), "6.2f"),
+            f"{rate:8.1f}",
+            f"{rate / peak_rate:7.0%}",
+            f"{pred_ours['seconds']:9.3f}",
+            _cell(pred_torch and pred_torch["seconds"], "10.3f"),
+            _cell(
+                _ratio(pred_ours["seconds"], pred_torch and pred_torch["seconds"]),
+                "6.2f",
+            ),
+            _cell(_megabytes(pred_ours), "8.0f"),
+            _cell(_megabytes(pred_torch), "8.0f"),
+        ]
+        print(" ".join(cells))
+    guarded, unguarded, active = subnormal_trap(sizes[-1])
+    print(
+        f"subnormal trap, one batch of confident outputs at size {sizes[-1]}: "
+        f"{guarded * 1e3:.1f} ms with the guard, {unguarded * 1e3:.1f} ms without"
+        + ("" if active else " (the guard is inactive on this platform)")
+    )
+    print(
+        "ratio = ours / torch (below 1: ours is faster); loss after the last epoch: "
+        + ", ".join(
+            f"{size} ours {train['our_loss']:.3f}"
+            + (f" torch {train['torch_loss']:.3f}" if train["torch"] else "")
+            for size, (train, _, _) in rows.items()
+        )
+    )
+    return rows
+
+
+def plot(rows):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    names = list(rows)
+    x = np.arange(len(names))
+    ours = [rows[name][0]["ours"] for name in names]
+    ax.bar(x - 0.2, ours, width=0.4, label="sklearn_elman")
+    if all(rows[name][0]["torch"] for name in names):
+        theirs = [rows[name][0]["torch"] for name in names]
+        ax.bar(x + 0.2, theirs, width=0.4, label="PyTorch nn.RNN (1 thread)")
+    ax.set_xticks(x, [f"size {name}" for name in names])
+    ax.set_yscale("log")
+    ax.set_ylabel("seconds per training epoch")
+    ax.set_title("One training epoch, Adam, batch 64, float32")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig("bench_training.png", dpi=100)
+
+
+# %%
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
+    parser.add_argument("--sizes", default="S,M,L", help="comma-separated, of S, M, L")
+    parser.add_argument("--predict-child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.predict_child:
+        measure_prediction(*args.predict_child)
+    else:
+        sizes = [size.strip().upper() for size in args.sizes.split(",")]
+        unknown = sorted(set(sizes) - set(SIZES))
+        if unknown:
+            parser.error(f"unknown size(s) {unknown}; choose among {sorted(SIZES)}")
+        plot(main(sizes))

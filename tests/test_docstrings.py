@@ -1,0 +1,57 @@
+"""numpydoc validation of the docstrings (as scikit-learn's test_docstrings.py)."""
+
+import inspect
+
+import pytest
+
+numpydoc_validate = pytest.importorskip("numpydoc.validate")
+
+from sklearn_elman import ElmanClassifier, _elman, _runtime, _sequences, _solvers  # noqa: E402
+
+# Checks not applied, as in scikit-learn: extended summaries, See Also and
+# Examples sections are not required of every method, and a named return value
+# ("self : ElmanClassifier") is allowed.
+IGNORED = {"ES01", "SA01", "EX01", "RT02", "GL08"}
+# The maths modules' summaries may be noun phrases ("Logits of the output layer.").
+IGNORED_PRIVATE = IGNORED | {"SS05"}
+
+PUBLIC = ["sklearn_elman.ElmanClassifier"] + [
+    f"sklearn_elman.ElmanClassifier.{name}"
+    for name in (
+        "fit",
+        "partial_fit",
+        "predict",
+        "predict_proba",
+        "predict_log_proba",
+        "reset_context",
+    )
+]
+
+
+def module_functions():
+    for module in (_elman, _solvers, _sequences, _runtime):
+        for name, obj in inspect.getmembers(module, inspect.isfunction):
+            if not name.startswith("_") and obj.__module__ == module.__name__:
+                yield f"{module.__name__}.{name}"
+
+
+def errors_of(name, ignored):
+    result = numpydoc_validate.validate(name)
+    return [f"{code}: {message}" for code, message in result["errors"]
+            if code not in ignored]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_public_docstrings(name):
+    assert errors_of(name, IGNORED) == []
+
+
+@pytest.mark.parametrize("name", sorted(module_functions()))
+def test_maths_and_solver_docstrings(name):
+    assert errors_of(name, IGNORED_PRIVATE) == []
+
+
+def test_every_parameter_is_documented():
+    doc = ElmanClassifier.__doc__
+    for parameter in ElmanClassifier().get_params():
+        assert f"\n    {parameter} : " in doc, parameter

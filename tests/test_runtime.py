@@ -1,0 +1,91 @@
+"""Tests of the BLAS thread policy and the subnormal guard (``_runtime.py``)."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from sklearn_elman import ElmanClassifier, _runtime
+from sklearn_elman import _elman as E
+
+TINY32 = np.finfo(np.float32).tiny
+
+
+def blas_threads():
+    return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()
+            if lib["user_api"] == "blas"}  # fmt: skip
+
+
+def half_of_tiny():
+    return (np.array([TINY32], dtype=np.float32) * np.float32(0.5))[0]
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_compute_context_limits_blas_threads_and_restores(limit):
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        with _runtime.compute_context(limit):
+            assert all(n == limit for n in blas_threads().values())
+        assert blas_threads() == before
+
+
+def test_compute_context_none_leaves_blas_alone():
+    with threadpool_limits(limits=2, user_api="blas"):
+        with _runtime.compute_context(None):
+            assert all(n == 2 for n in blas_threads().values())
+
+
+def test_estimator_computes_under_its_thread_policy(monkeypatch):
+    seen = []
+    original = E.loss_and_gradient
+
+    def spy(*args, **kwargs):
+        seen.append(set(blas_threads().values()))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(E, "loss_and_gradient", spy)
+    X = np.random.RandomState(0).normal(size=(20, 5))
+    y = np.arange(20) % 2
+    with threadpool_limits(limits=2, user_api="blas"):
+        ElmanClassifier(max_iter=1, random_state=0).partial_fit(X, y, classes=[0, 1])
+        assert seen and all(threads == {1} for threads in seen)
+        seen.clear()
+        clf = ElmanClassifier(max_iter=1, random_state=0, blas_threads=None)
+        clf.partial_fit(X, y, classes=[0, 1])
+        assert seen and all(threads == {2} for threads in seen)
+        assert set(blas_threads().values()) == {2}
+
+
+def test_subnormals_are_flushed_inside_and_restored_after():
+    if not _runtime.subnormals_flushed_here():
+        pytest.skip("the subnormal guard is implemented for x86-64 Linux only")
+    assert half_of_tiny() > 0
+    with _runtime.flush_subnormals():
+        assert half_of_tiny() == 0
+        # Denormals-are-zero: a subnormal input counts as zero in a product.
+        subnormal = np.array([TINY32 / 4], dtype=np.float32)
+        with _runtime.flush_subnormals():  # nesting is harmless
+            assert (subnormal * np.float32(8))[0] == 0
+        assert half_of_tiny() == 0
+    assert half_of_tiny() > 0
+
+
+def test_subnormals_are_restored_after_an_error():
+    with pytest.raises(RuntimeError):
+        with _runtime.flush_subnormals():
+            raise RuntimeError
+    assert half_of_tiny() > 0
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_guard_changes_no_result_beyond_rounding(monkeypatch):
+    """Same seed and data: the same loss curve with and without the guard."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(80, 30)).astype(np.float32)
+    y = (X[:, 2] > 0).astype(int)
+    kwargs = {"max_iter": 5, "random_state": 0, "hidden_units": 8}
+    guarded = ElmanClassifier(**kwargs).fit(X, y)
+    monkeypatch.setattr(_runtime, "subnormals_flushed_here", lambda: False)
+    plain = ElmanClassifier(**kwargs).fit(X, y)
+    assert_allclose(guarded.loss_curve_, plain.loss_curve_, rtol=1e-6)
+    assert_allclose(guarded.input_weights_, plain.input_weights_, rtol=1e-5, atol=1e-7)
