@@ -52,6 +52,7 @@ def test_maths_and_solver_docstrings(name):
 
 
 def test_every_parameter_is_documented():
-    doc = ElmanClassifier.__doc__
+    # cleandoc: Python 3.13 strips the indentation of docstrings, older ones do not.
+    doc = inspect.cleandoc(ElmanClassifier.__doc__)
     for parameter in ElmanClassifier().get_params():
-        assert f"\n    {parameter} : " in doc, parameter
+        assert f"\n{parameter} : " in doc, parameter
