@@ -43,6 +43,18 @@ _PREDICT_CHUNK_BYTES = 16 * 2**20
 _NO_TARGET = object()
 
 
+# The type of X, shared by every method's docstring and filled in by _fill_doc.
+_X_TYPE = (
+    "X : array-like of shape (n_sequences, n_steps * n_features_per_step) or "
+    "(n_sequences, n_steps, n_features)"
+)
+
+
+def _fill_doc(method):
+    method.__doc__ = method.__doc__.replace("{X}", _X_TYPE)
+    return method
+
+
 def _stochastic_solver(estimator):
     if estimator.solver not in STOCHASTIC_SOLVERS:
         raise AttributeError(
@@ -407,13 +419,13 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
     # ----------------------------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @_fill_doc
     def fit(self, X, y):
         """Train the network on sequences ``X`` with labels ``y``.
 
         Parameters
         ----------
-        X : array-like of shape (n_sequences, n_steps * n_features_per_step) or \
-                (n_sequences, n_steps, n_features)
+        {X}
             Training sequences, one per row (consecutive chunks of one stream when
             ``stateful=True``). Pad shorter sequences at the end with NaN steps.
 
@@ -430,6 +442,7 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
 
     @available_if(_stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
+    @_fill_doc
     def partial_fit(self, X, y, classes=None):
         """Train for one epoch on ``X``, continuing from the current weights.
 
@@ -439,8 +452,7 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_sequences, n_steps * n_features_per_step) or \
-                (n_sequences, n_steps, n_features)
+        {X}
             Training sequences, one per row.
 
         y : array-like of shape (n_sequences,)
@@ -458,14 +470,15 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
         """
         return self._fit(X, y, incremental=True, classes=classes)
 
+    @_fill_doc
     def predict_proba(self, X):
         """Class probabilities of each sequence.
 
         Parameters
         ----------
-        X : array-like of shape (n_sequences, n_steps * n_features_per_step) or \
-                (n_sequences, n_steps, n_features)
-            Sequences, one per row; the number of steps may differ from training.
+        {X}
+            Sequences, one per row; with 3D input the number of steps may differ
+            from training.
 
         Returns
         -------
@@ -485,13 +498,13 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
         self.context_ = context
         return proba
 
+    @_fill_doc
     def predict_log_proba(self, X):
         """Log of the class probabilities of each sequence.
 
         Parameters
         ----------
-        X : array-like of shape (n_sequences, n_steps * n_features_per_step) or \
-                (n_sequences, n_steps, n_features)
+        {X}
             Sequences, one per row.
 
         Returns
@@ -503,13 +516,13 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
+    @_fill_doc
     def predict(self, X):
         """Predict the class of each sequence.
 
         Parameters
         ----------
-        X : array-like of shape (n_sequences, n_steps * n_features_per_step) or \
-                (n_sequences, n_steps, n_features)
+        {X}
             Sequences, one per row.
 
         Returns
