@@ -873,9 +873,7 @@ class ElmanClassifier(ClassifierMixin, BaseEstimator):
         if shuffle or early_stopping:
             random_state = check_random_state(self.random_state)
         if early_stopping:
-            train, validation = data.split(
-                self.validation_fraction, self.stateful, random_state
-            )
+            train, validation = data.split(self.validation_fraction, random_state)
             best_theta = theta.copy()
         else:
             train, validation = data, None
@@ -1034,6 +1032,13 @@ class _TrainingData:
         self.lengths = sequence_lengths(X3, mask)
         if stateful:
             self.steps, self.row_ends = compact_stream(X3, mask)
+            # Targets and weights of the whole stream, built once: a mini-batch of
+            # rows slices them, with a target only at the last step of each row.
+            n_steps = len(self.steps)
+            self.step_targets = np.zeros((1, n_steps, targets.shape[1]), targets.dtype)
+            self.step_targets[0, self.row_ends] = targets
+            self.step_weights = np.zeros((1, n_steps), dtype=targets.dtype)
+            self.step_weights[0, self.row_ends] = 1
 
     def subset(self, rows):
         mask = None if self.mask is None else self.mask[rows]
@@ -1045,7 +1050,7 @@ class _TrainingData:
             self.stateful,
         )
 
-    def split(self, validation_fraction, stateful, random_state):
+    def split(self, validation_fraction, random_state):
         """Hold out a validation part: the stream's tail, or a stratified sample."""
         n_validation = int(np.ceil(validation_fraction * self.n_rows))
         if n_validation < 2 or n_validation >= self.n_rows:
@@ -1055,7 +1060,7 @@ class _TrainingData:
                 f"{n_validation} for validation and {self.n_rows - n_validation} for "
                 "training. Increase validation_fraction or the size of your data."
             )
-        if stateful:
+        if self.stateful:
             cut = self.n_rows - n_validation
             return self.subset(slice(0, cut)), self.subset(slice(cut, None))
         train_rows, validation_rows = train_test_split(
@@ -1077,10 +1082,8 @@ class _TrainingData:
         """Consecutive rows as one sequence with targets at the row ends."""
         start = 0 if rows.start == 0 else self.row_ends[rows.start - 1] + 1
         stop = self.row_ends[rows.stop - 1] + 1
-        ends = self.row_ends[rows] - start
-        n_steps = stop - start
-        Y = np.zeros((1, n_steps, self.targets.shape[1]), dtype=self.targets.dtype)
-        Y[0, ends] = self.targets[rows]
-        weight = np.zeros((1, n_steps), dtype=self.targets.dtype)
-        weight[0, ends] = 1
-        return self.steps[None, start:stop], Y, weight
+        return (
+            self.steps[None, start:stop],
+            self.step_targets[:, start:stop],
+            self.step_weights[:, start:stop],
+        )
