@@ -5,8 +5,8 @@ layer at the next time step::
 
     h_0 = context                                   (zeros unless given)
     h_t = act(x_t @ input_weights + h_{t-1} @ context_weights + hidden_bias)
-    z   = h @ output_weights + output_bias           (at the steps that have a target)
-    p   = softmax(z)
+    z   = r @ output_weights + output_bias           (r: the readout of the states)
+    out = head(z)                                   (softmax or identity)
 
 Nothing here validates input, keeps state or draws from a global random generator:
 arrays go in, arrays come out, so the gradient tests can exercise the exact code the
@@ -19,15 +19,18 @@ shape (n_sequences, n_steps) that is True on the real steps of each sequence; th
 real steps form a prefix (padding only at the end). Padded steps keep the hidden
 state unchanged and take no part in the loss or in any gradient.
 
-Two output modes:
+The readout (:func:`readout`) is what the output layer reads. Two output modes:
 
 - per sequence (``per_step=False``): one output per sequence, read from the hidden
-  state of its last real step (the stateless classifier);
+  state of its last real step (stateless estimators);
 - per step (``per_step=True``): one output per real step; ``sample_weight`` of shape
   (n_sequences, n_steps) selects and weighs the steps that carry a target (the
   stateful stream, in which only the last step of each row has a label).
 
-The data term of the loss is the weighted mean of the per-output losses,
+The output head (:data:`HEADS`) turns logits into outputs and gives the per-output
+loss: 'softmax' with cross-entropy (classification), 'identity' with half the
+squared error summed over the targets (regression, as ``MLPRegressor`` computes its
+gradient). The data term of the loss is the weighted mean of the per-output losses,
 ``sum(w * loss) / sum(w)``, and the L2 penalty ``0.5 * alpha * ||W||^2`` on the three
 weight matrices (not the biases) is divided by the same ``sum(w)``, which is how
 :class:`~sklearn.neural_network.MLPClassifier` scales it.
@@ -355,7 +358,7 @@ INIT_GAINS: dict[str, float] = {
 
 
 # --------------------------------------------------------------------------------
-# Softmax and cross-entropy
+# Output heads: softmax with cross-entropy, identity with squared error
 # --------------------------------------------------------------------------------
 
 
@@ -435,25 +438,74 @@ def softmax_cross_entropy(
     )
 
 
-# --------------------------------------------------------------------------------
-# Forward pass
-# --------------------------------------------------------------------------------
-
-
-def step_mask(X: np.ndarray) -> np.ndarray:
-    """Mask of real steps of NaN-padded sequences.
+def squared_error(
+    Z: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
+) -> tuple[float, np.ndarray, float]:
+    """Summed weighted half squared error of identity outputs and its gradient.
 
     Parameters
     ----------
-    X : ndarray of shape (n_sequences, n_steps, n_features)
-        Sequences whose padded steps are NaN in every feature.
+    Z : ndarray of shape (n_outputs, n_targets)
+        Outputs of the output layer (the predictions themselves).
+    Y : ndarray of shape (n_outputs, n_targets)
+        Target values.
+    sample_weight : ndarray of shape (n_outputs,), default=None
+        Weight of each output; all ones if None.
 
     Returns
     -------
-    mask : ndarray of bool of shape (n_sequences, n_steps)
-        True where a step holds at least one non-NaN value.
+    loss_sum : float
+        ``sum_i w_i * 0.5 * ||z_i - y_i||^2``, not yet divided by the total weight.
+        Divided by the number of outputs this is the loss whose gradient
+        :class:`~sklearn.neural_network.MLPRegressor` follows (half the squared
+        error summed over the targets, averaged over the rows).
+    dZ : ndarray of shape (n_outputs, n_targets)
+        Gradient of ``loss_sum`` with respect to ``Z``: ``w_i * (z_i - y_i)``.
+    weight_sum : float
+        ``sum_i w_i`` (the number of outputs when unweighted).
     """
-    return ~np.isnan(X).all(axis=2)
+    dZ = Z - Y
+    per_output = 0.5 * np.einsum("ij,ij->i", dZ, dZ)
+    if sample_weight is None:
+        return float(per_output.sum()), dZ, float(Z.shape[0])
+    dZ *= sample_weight[:, None]
+    return (
+        float(per_output @ sample_weight),
+        dZ,
+        float(sample_weight.sum()),
+    )
+
+
+class OutputHead(NamedTuple):
+    """An output activation with the loss that goes with it.
+
+    Attributes
+    ----------
+    output : callable
+        ``output(Z)`` maps logits of shape (..., n_outputs) to outputs; it may
+        overwrite ``Z``.
+    loss : callable
+        ``loss(Z, Y, sample_weight) -> (loss_sum, dZ, weight_sum)``: the summed
+        weighted loss of outputs ``Z`` of shape (n_outputs, n_units) against
+        targets ``Y``, its gradient with respect to ``Z`` and the total weight,
+        as :func:`softmax_cross_entropy` returns them.
+    """
+
+    output: Callable[[np.ndarray], np.ndarray]
+    loss: Callable[..., tuple[float, np.ndarray, float]]
+
+
+#: Output heads by name: 'softmax' (classification, cross-entropy) and
+#: 'identity' (regression, half squared error).
+HEADS: dict[str, OutputHead] = {
+    "softmax": OutputHead(softmax, softmax_cross_entropy),
+    "identity": OutputHead(_identity, squared_error),
+}
+
+
+# --------------------------------------------------------------------------------
+# Forward pass
+# --------------------------------------------------------------------------------
 
 
 def stacked_weights(params: ElmanParams) -> np.ndarray:
@@ -535,33 +587,44 @@ def run_hidden(
     return Trace(steps=U, n_hidden=n_hidden, lengths=lengths)
 
 
-def output_logits(
-    params: ElmanParams, trace: Trace, per_step: bool = False
-) -> np.ndarray:
-    """Logits of the output layer.
+def readout(trace: Trace, per_step: bool = False) -> np.ndarray:
+    """The hidden states the output layer reads.
+
+    Parameters
+    ----------
+    trace : Trace
+        Result of :func:`run_hidden`.
+    per_step : bool, default=False
+        If False, the state after each sequence's last real step; if True, the
+        state after every step, time-major.
+
+    Returns
+    -------
+    H : ndarray of shape (n_sequences, n_hidden) or (n_steps, n_sequences, n_hidden)
+        Views into ``trace``. In per-step mode the states at padded steps repeat
+        the state of the last real step.
+    """
+    return trace.hidden[1:] if per_step else trace.last_hidden()
+
+
+def output_layer(params: ElmanParams, H: np.ndarray) -> np.ndarray:
+    """Logits of the output layer for readout states ``H``.
 
     Parameters
     ----------
     params : ElmanParams
         Network parameters.
-    trace : Trace
-        Result of :func:`run_hidden`.
-    per_step : bool, default=False
-        If False, one output per sequence from its last real step; if True, one
-        output per step.
+    H : ndarray of shape (..., n_hidden)
+        States from :func:`readout`.
 
     Returns
     -------
-    logits : ndarray of shape (n_sequences, n_outputs) or \
-            (n_sequences, n_steps, n_outputs)
-        Output logits. In per-step mode, logits at padded steps repeat those of
-        the last real step.
+    logits : ndarray of shape (..., n_outputs)
+        ``H @ output_weights + output_bias``, a new array.
     """
-    W_out, b_out = params.output_weights, params.output_bias
-    H = trace.last_hidden() if not per_step else trace.hidden[1:]
-    Z = H @ W_out
-    Z += b_out
-    return Z if not per_step else Z.transpose(1, 0, 2)
+    Z = H @ params.output_weights
+    Z += params.output_bias
+    return Z
 
 
 def forward(
@@ -571,8 +634,9 @@ def forward(
     context: np.ndarray | None = None,
     activation: str = "tanh",
     per_step: bool = False,
+    head: str = "softmax",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Output probabilities and final context of a batch of sequences.
+    """Outputs and final context of a batch of sequences.
 
     Parameters
     ----------
@@ -588,17 +652,23 @@ def forward(
         Hidden activation.
     per_step : bool, default=False
         One output per sequence (False) or per step (True).
+    head : {'softmax', 'identity'}, default='softmax'
+        Output head (see :data:`HEADS`).
 
     Returns
     -------
-    proba : ndarray of shape (n_sequences, n_outputs) or \
+    outputs : ndarray of shape (n_sequences, n_outputs) or \
             (n_sequences, n_steps, n_outputs)
-        Softmax outputs.
+        Outputs of the head (probabilities for 'softmax'). In per-step mode,
+        outputs at padded steps repeat those of the last real step.
     final_context : ndarray of shape (n_sequences, n_hidden)
         Hidden state after the last real step of each sequence.
     """
     trace = run_hidden(params, X, mask, context, activation)
-    return softmax(output_logits(params, trace, per_step)), trace.final_context()
+    Z = output_layer(params, readout(trace, per_step))
+    if per_step:
+        Z = Z.transpose(1, 0, 2)
+    return HEADS[head].output(Z), trace.final_context()
 
 
 # --------------------------------------------------------------------------------
@@ -655,9 +725,9 @@ def loss_and_gradient(
     alpha: float = 0.0,
     bptt_steps: int | None = None,
     out: np.ndarray | None = None,
-    need_gradient: bool = True,
-) -> tuple[float, ElmanParams | None, np.ndarray]:
-    """Regularised cross-entropy and its gradient by backpropagation through time.
+    head: str = "softmax",
+) -> tuple[float, ElmanParams, np.ndarray]:
+    """Regularised loss and its gradient by backpropagation through time.
 
     Parameters
     ----------
@@ -667,8 +737,9 @@ def loss_and_gradient(
         Input sequences.
     Y : ndarray of shape (n_sequences, n_outputs) or \
             (n_sequences, n_steps, n_outputs)
-        Target distributions (one-hot rows for class labels), per sequence or per
-        step according to ``per_step``.
+        Targets, per sequence or per step according to ``per_step``: target
+        distributions (one-hot rows for class labels) for the 'softmax' head,
+        values for the 'identity' head.
     mask : ndarray of bool of shape (n_sequences, n_steps), default=None
         True on real steps (a prefix of each sequence); all real if None.
     context : ndarray of shape (n_sequences, n_hidden), default=None
@@ -691,14 +762,15 @@ def loss_and_gradient(
         plain input (Elman's original rule).
     out : ndarray of shape (n_params,), default=None
         Flat buffer for the gradient (layout of :func:`pack`).
-    need_gradient : bool, default=True
-        If False, only the loss is computed and the returned gradient is None.
+    head : {'softmax', 'identity'}, default='softmax'
+        Output head and its loss (see :data:`HEADS`).
 
     Returns
     -------
     loss : float
-        Weighted mean cross-entropy plus ``alpha * l2_penalty(params) / sum(w)``.
-    grad : ElmanParams or None
+        Weighted mean of the head's loss plus ``alpha * l2_penalty(params) /
+        sum(w)``.
+    grad : ElmanParams
         Gradient of ``loss`` for each parameter array, as views into ``out``.
     final_context : ndarray of shape (n_sequences, n_hidden)
         Hidden state after the last real step of each sequence.
@@ -708,19 +780,15 @@ def loss_and_gradient(
     n_steps, n_seq, n_hidden = H.shape[0] - 1, H.shape[1], H.shape[2]
 
     Y_flat, weight = _flatten_targets(Y, sample_weight, mask, per_step, n_steps)
+    H_out = readout(trace, per_step)
     if per_step:
-        H_out = H[1:].reshape(n_steps * n_seq, n_hidden)
-    else:
-        H_out = H[-1]
-    Z = H_out @ params.output_weights
-    Z += params.output_bias
-    loss_sum, dZ, weight_sum = softmax_cross_entropy(Z, Y_flat, weight)
+        H_out = H_out.reshape(n_steps * n_seq, n_hidden)
+    Z = output_layer(params, H_out)
+    loss_sum, dZ, weight_sum = HEADS[head].loss(Z, Y_flat, weight)
     if not weight_sum > 0:
         raise ValueError("The total weight of the outputs must be positive.")
     loss = (loss_sum + alpha * l2_penalty(params)) / weight_sum
     final_context = trace.final_context()
-    if not need_gradient:
-        return loss, None, final_context
 
     dZ /= weight_sum
     if out is None:
@@ -836,24 +904,3 @@ def _rows_by_last_step(lengths, n_steps):
     return {
         int(t): np.flatnonzero(last == t) for t in np.unique(last) if t < n_steps - 1
     }
-
-
-def clip_grad_norm(grad: np.ndarray, max_norm: float | None) -> float:
-    """Scale a flat gradient in place so that its norm is at most ``max_norm``.
-
-    Parameters
-    ----------
-    grad : ndarray of shape (n_params,)
-        Gradient vector, modified in place when its norm exceeds ``max_norm``.
-    max_norm : float or None
-        Largest allowed norm; None disables clipping.
-
-    Returns
-    -------
-    norm : float
-        The norm before clipping.
-    """
-    norm = float(np.sqrt(np.vdot(grad, grad)))
-    if max_norm is not None and norm > max_norm:
-        grad *= max_norm / norm
-    return norm

@@ -124,8 +124,8 @@ def flush_subnormals():
 
 
 @contextlib.contextmanager
-def compute_context(blas_threads):
-    """The environment the estimator computes in.
+def computation_settings(blas_threads):
+    """Set BLAS threads and subnormal flushing for the block; restore them after.
 
     Parameters
     ----------

@@ -1,13 +1,13 @@
 """The input layout: turning what a user passes into sequences the maths can read.
 
-One row of ``X`` is one sequence (see the package's design notes):
+One row of ``X`` is one sequence:
 
 - 2D ``X`` of shape (n_sequences, n_steps * n_features_per_step), time-major: the
   first ``n_features_per_step`` columns are step 0, the next ones step 1, and so on;
 - 3D ``X`` of shape (n_sequences, n_steps, n_features);
 - shorter sequences are padded at the end with steps that are NaN in every feature.
 
-These helpers are estimator-agnostic so that a regressor can share them.
+These helpers know nothing of targets or heads, so that every estimator shares them.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ The stochastic optimizers follow the interface of scikit-learn's private
 ``iteration_ends``, ``trigger_stopping``) and reproduce its update rules, but work
 on one flat parameter vector with preallocated buffers: a single vectorised update
 per mini-batch instead of one per array. L-BFGS is a thin wrapper around
-:func:`scipy.optimize.minimize`.
+:func:`scipy.optimize.minimize`, and :func:`clip_grad_norm` bounds the step the
+stochastic solvers take.
 
 Nothing here knows about the network: parameters and gradients are flat arrays.
 """
@@ -26,6 +27,8 @@ class BaseOptimizer:
 
     Parameters
     ----------
+    params : ndarray of shape (n_params,)
+        Flat parameter vector the optimizer will update.
     learning_rate_init : float
         Initial step size.
 
@@ -33,11 +36,14 @@ class BaseOptimizer:
     ----------
     learning_rate : float
         Current step size.
+    n_params : int
+        Length of the parameter vector the optimizer was built for.
     """
 
-    def __init__(self, learning_rate_init):
+    def __init__(self, params, learning_rate_init):
         self.learning_rate_init = learning_rate_init
         self.learning_rate = float(learning_rate_init)
+        self.n_params = params.size
 
     def update_params(self, params, grads):
         """Update ``params`` in place from ``grads``.
@@ -116,7 +122,7 @@ class SGDOptimizer(BaseOptimizer):
         nesterov=True,
         power_t=0.5,
     ):
-        super().__init__(learning_rate_init)
+        super().__init__(params, learning_rate_init)
         self.lr_schedule = lr_schedule
         self.momentum = momentum
         self.nesterov = nesterov
@@ -186,7 +192,7 @@ class AdamOptimizer(BaseOptimizer):
     def __init__(
         self, params, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8
     ):
-        super().__init__(learning_rate_init)
+        super().__init__(params, learning_rate_init)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
@@ -220,6 +226,27 @@ class AdamOptimizer(BaseOptimizer):
 
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+def clip_grad_norm(grad: np.ndarray, max_norm: float | None) -> float:
+    """Scale a flat gradient in place so that its norm is at most ``max_norm``.
+
+    Parameters
+    ----------
+    grad : ndarray of shape (n_params,)
+        Gradient vector, modified in place when its norm exceeds ``max_norm``.
+    max_norm : float or None
+        Largest allowed norm; None disables clipping.
+
+    Returns
+    -------
+    norm : float
+        The norm before clipping.
+    """
+    norm = float(np.sqrt(np.vdot(grad, grad)))
+    if max_norm is not None and norm > max_norm:
+        grad *= max_norm / norm
+    return norm
 
 
 def make_optimizer(solver, params, **options):

@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_elman import ElmanClassifier, _classifier
+from sklearn_elman import ElmanClassifier, _data
 from sklearn_elman import _elman as E
 
 # Short fits on tiny data are the norm here; tests about the warning catch it.
@@ -775,7 +775,7 @@ def test_prediction_in_small_chunks_equals_one_pass(stateful, monkeypatch):
     whole = clf.predict_proba(X)
     context = getattr(clf, "context_", None)
     for budget in (1, 5 * 8 * 7, 5 * 8 * 20):  # one row, ~7 and ~20 steps a chunk
-        monkeypatch.setattr(_classifier, "_PREDICT_CHUNK_BYTES", budget)
+        monkeypatch.setattr(_data, "PREDICT_CHUNK_BYTES", budget)
         clf.reset_context()
         # Matrix products of another height may round differently in the last bit.
         assert_allclose(clf.predict_proba(X), whole, rtol=1e-12)

@@ -27,6 +27,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn_elman import _elman as E
 
 ACTIVATIONS = sorted(E.ACTIVATIONS)
+HEADS = sorted(E.HEADS)
 FD_STEP = 1e-5
 FD_RTOL = 1e-6
 FD_ATOL = 1e-8
@@ -46,6 +47,7 @@ def problems(draw, per_step=None):
         "n_features": draw(st.integers(1, 4)),
         "n_hidden": draw(st.integers(1, 5)),
         "n_classes": draw(st.integers(2, 4)),
+        "head": draw(st.sampled_from(HEADS)),
         "activation": draw(st.sampled_from(ACTIVATIONS)),
         "per_step": draw(st.booleans()) if per_step is None else per_step,
         "padded": draw(st.booleans()),
@@ -75,12 +77,13 @@ def build(spec, dtype=np.float64):
         lengths = np.full(n, T)
     mask = np.arange(T)[None, :] < lengths[:, None]
     X[~mask] = np.nan
-    if spec["per_step"]:
-        Y = np.eye(K, dtype=dtype)[rng.integers(0, K, size=(n, T))]
-        weight = rng.uniform(0.1, 2, size=(n, T)).astype(dtype)
+    outputs_shape = (n, T) if spec["per_step"] else (n,)
+    if spec.get("head", "softmax") == "softmax":
+        Y = np.eye(K, dtype=dtype)[rng.integers(0, K, size=outputs_shape)]
     else:
-        Y = np.eye(K, dtype=dtype)[rng.integers(0, K, size=n)]
-        weight = rng.uniform(0.1, 2, size=n).astype(dtype)
+        # Regression targets: K values per output.
+        Y = rng.normal(size=outputs_shape + (K,)).astype(dtype)
+    weight = rng.uniform(0.1, 2, size=outputs_shape).astype(dtype)
     if not spec["weighted"]:
         weight = None
     context = rng.normal(size=(n, h)).astype(dtype) if spec["with_context"] else None
@@ -101,7 +104,15 @@ def analytic(spec, params, X, mask, Y, weight, context, bptt_steps="spec"):
         sample_weight=weight,
         alpha=spec["alpha"],
         bptt_steps=bptt_steps,
+        head=spec["head"],
     )
+
+
+def head_loss(head, Z, target):
+    """The loss of one output, written independently of ``_elman``'s heads."""
+    if head == "softmax":
+        return -float(target @ (Z - np.log(np.exp(Z - Z.max()).sum()) - Z.max()))
+    return 0.5 * float(np.sum((Z - target) ** 2))
 
 
 def windowed_loss(spec, params, entry_params, X, lengths, Y, weight, context):
@@ -130,12 +141,12 @@ def windowed_loss(spec, params, entry_params, X, lengths, Y, weight, context):
                 context=entry_states[start, i][None],
                 activation=spec["activation"],
             )
-            log_p = E.log_softmax(E.output_logits(params, trace))[0]
+            Z = trace.hidden[-1, 0] @ params.output_weights + params.output_bias
             if spec["per_step"]:
                 target, w = Y[i, t], 1.0 if weight is None else weight[i, t]
             else:
                 target, w = Y[i], 1.0 if weight is None else weight[i]
-            total -= w * float(target @ log_p)
+            total += w * head_loss(spec["head"], Z, target)
             weight_sum += w
     return (total + spec["alpha"] * E.l2_penalty(params)) / weight_sum
 
@@ -189,10 +200,12 @@ def test_untruncated_gradient_matches_loss_and_gradient_itself(spec):
     assert_gradients_close(grad, numeric_gradient(loss, E.pack(params)), shapes)
 
 
+@pytest.mark.parametrize("head", HEADS)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("per_step", [False, True])
-def test_truncation_beyond_length_equals_full_history(activation, per_step, seed):
+def test_truncation_beyond_length_equals_full_history(head, activation, per_step, seed):
     spec = {
+        "head": head,
         "n_seq": 3,
         "n_steps": 5,
         "n_features": 2,
@@ -213,8 +226,10 @@ def test_truncation_beyond_length_equals_full_history(activation, per_step, seed
         _, truncated, _ = analytic(spec, params, X, mask, Y, weight, context, k)
         for a, b in zip(full, truncated):
             assert_allclose(a, b, rtol=1e-13, atol=1e-15)
-    _, short, _ = analytic(spec, params, X, mask, Y, weight, context, 2)
-    assert not np.allclose(E.pack(full), E.pack(short))
+    if activation != "relu":
+        # (Dead relu units can stop the gradient within two steps by themselves.)
+        _, short, _ = analytic(spec, params, X, mask, Y, weight, context, 2)
+        assert not np.allclose(E.pack(full), E.pack(short))
 
 
 # ----------------------------------------------------------------------------------
@@ -241,8 +256,9 @@ def test_extra_nan_padding_changes_nothing(spec, extra):
     assert loss2 == pytest.approx(loss, rel=1e-13)
     assert_allclose(final2, final, rtol=1e-13)
     assert_allclose(E.pack(grad2), E.pack(grad), rtol=1e-11, atol=1e-14)
-    proba, _ = E.forward(params, X, mask, context, spec["activation"])
-    proba2, _ = E.forward(params, X_long, mask_long, context, spec["activation"])
+    act, head = spec["activation"], spec["head"]
+    proba, _ = E.forward(params, X, mask, context, act, head=head)
+    proba2, _ = E.forward(params, X_long, mask_long, context, act, head=head)
     assert_allclose(proba2, proba, rtol=1e-13)
 
 
@@ -250,13 +266,15 @@ def test_extra_nan_padding_changes_nothing(spec, extra):
 def test_batch_equals_sequences_one_by_one(spec):
     spec = {**spec, "alpha": 0.0, "weighted": False}
     params, X, mask, Y, _, context, _ = build(spec)
-    act, per_step = spec["activation"], spec["per_step"]
-    proba, final = E.forward(params, X, mask, context, act, per_step)
+    act, per_step, head = spec["activation"], spec["per_step"], spec["head"]
+    proba, final = E.forward(params, X, mask, context, act, per_step, head)
     loss, grad, _ = analytic(spec, params, X, mask, Y, None, context)
     losses, grads, counts = [], [], []
     for i in range(X.shape[0]):
         c = None if context is None else context[i : i + 1]
-        p_i, f_i = E.forward(params, X[i : i + 1], mask[i : i + 1], c, act, per_step)
+        p_i, f_i = E.forward(
+            params, X[i : i + 1], mask[i : i + 1], c, act, per_step, head
+        )
         assert_allclose(p_i[0], proba[i], rtol=1e-12)
         assert_allclose(f_i[0], final[i], rtol=1e-12)
         l_i, g_i, _ = analytic(
@@ -403,7 +421,7 @@ def test_hand_computed_forward_pass():
     params, X, Y, q = hand_example()
     trace = E.run_hidden(params, X, activation="identity")
     assert_array_equal(trace.hidden[:, 0], [[0, 0], [0.5, -0.5], [1.25, -1.75]])
-    assert_array_equal(E.output_logits(params, trace), [[1.25, -3.0]])
+    assert_array_equal(E.output_layer(params, E.readout(trace)), [[1.25, -3.0]])
     proba, final = E.forward(params, X, activation="identity")
     # 1 - q would lose digits to cancellation: p1 = sigmoid(-4.25) directly.
     assert_allclose(proba, [[q, 1.0 / (1.0 + math.exp(4.25))]], rtol=1e-15)
@@ -454,6 +472,53 @@ def test_hand_computed_l2_penalty():
     assert_array_equal(grad.output_bias, plain.output_bias)
 
 
+def test_hand_computed_regression_gradient():
+    """The worked example with the identity head and targets y = [1, -2].
+
+    z  = [1.25, -3],  dz = z - y = [0.25, -1],  loss = 0.5 * (1/16 + 1)
+    dh2 = dz @ W_out.T = [1.25, -1]           (identity: da2 = dh2)
+    da1 = da2 @ W_rec.T = [1.25, 0.125]
+    dW_in  = 1 * da1 + 2 * da2              = [[3.75, -1.875]]
+    dW_rec = h0.T da1 + h1.T da2            = [[0.625, -0.5], [-0.625, 0.5]]
+    db_hid = da1 + da2                      = [2.5, -0.875]
+    dW_out = h2.T dz                        = [[0.3125, -1.25], [-0.4375, 1.75]]
+    db_out = dz                             = [0.25, -1]
+    """
+    params, X, _, _ = hand_example()
+    Y = np.array([[1.0, -2.0]])
+    outputs, _ = E.forward(params, X, activation="identity", head="identity")
+    assert_array_equal(outputs, [[1.25, -3.0]])
+    loss, grad, _ = E.loss_and_gradient(
+        params, X, Y, activation="identity", head="identity"
+    )
+    assert loss == 0.53125
+    expected = E.ElmanParams(
+        input_weights=np.array([[3.75, -1.875]]),
+        context_weights=np.array([[0.625, -0.5], [-0.625, 0.5]]),
+        hidden_bias=np.array([2.5, -0.875]),
+        output_weights=np.array([[0.3125, -1.25], [-0.4375, 1.75]]),
+        output_bias=np.array([0.25, -1.0]),
+    )
+    for name, g, e in zip(E.ElmanParams._fields, grad, expected):
+        assert_array_equal(g, e, err_msg=name)
+
+
+def test_squared_error_matches_mlp_regressor_gradient():
+    """Per output: half the squared error summed over targets; MLPRegressor's
+    backward pass starts from the same ``dZ = Z - Y`` (divided by n)."""
+    Z = np.array([[1.0, 2.0], [0.5, -1.0], [0.0, 0.0]])
+    Y = np.array([[0.0, 2.0], [1.5, 1.0], [1.0, -1.0]])
+    loss_sum, dZ, weight_sum = E.squared_error(Z, Y)
+    assert loss_sum == 0.5 * (1 + 0 + 1 + 4 + 1 + 1)
+    assert weight_sum == 3
+    assert_array_equal(dZ, Z - Y)
+    w = np.array([1.0, 0.0, 2.0])
+    loss_w, dZ_w, weight_sum_w = E.squared_error(Z, Y, w)
+    assert loss_w == 0.5 * 1 + 2 * 0.5 * 2
+    assert weight_sum_w == 3
+    assert_array_equal(dZ_w, (Z - Y) * w[:, None])
+
+
 # ----------------------------------------------------------------------------------
 # Initialisation, dtypes, clipping
 # ----------------------------------------------------------------------------------
@@ -494,7 +559,7 @@ def test_float32_in_float32_out(per_step, bptt_steps, rng):
     params = E.init_params(3, 4, 2, rng, dtype=np.float32)
     X = rng.normal(size=(5, 6, 3)).astype(np.float32)
     X[0, 4:] = np.nan
-    mask = E.step_mask(X)
+    mask = ~np.isnan(X).all(axis=2)
     shape = (5, 6) if per_step else (5,)
     Y = np.eye(2, dtype=np.float32)[rng.integers(0, 2, size=shape)]
     context = np.zeros((5, 4), np.float32)
@@ -526,22 +591,6 @@ def test_float32_in_float32_out(per_step, bptt_steps, rng):
     )
     assert loss == pytest.approx(loss64, rel=1e-5)
     assert_allclose(E.pack(grad), E.pack(grad64), rtol=1e-4, atol=1e-6)
-
-
-def test_step_mask_marks_all_nan_steps():
-    X = np.ones((2, 3, 2))
-    X[0, 2] = np.nan
-    assert_array_equal(E.step_mask(X), [[True, True, False], [True, True, True]])
-
-
-def test_clip_grad_norm():
-    g = np.array([3.0, 4.0])
-    assert E.clip_grad_norm(g, 10.0) == 5.0
-    assert_array_equal(g, [3, 4])
-    assert E.clip_grad_norm(g, 1.0) == 5.0
-    assert_allclose(g, [0.6, 0.8])
-    assert_allclose(np.linalg.norm(g), 1.0)
-    assert E.clip_grad_norm(g, None) == pytest.approx(1.0)
 
 
 def test_zero_total_weight_is_an_error():

@@ -21,17 +21,17 @@ def half_of_tiny():
 
 
 @pytest.mark.parametrize("limit", [1, 2])
-def test_compute_context_limits_blas_threads_and_restores(limit):
+def test_computation_settings_limits_blas_threads_and_restores(limit):
     with threadpool_limits(limits=2, user_api="blas"):
         before = blas_threads()
-        with _runtime.compute_context(limit):
+        with _runtime.computation_settings(limit):
             assert all(n == limit for n in blas_threads().values())
         assert blas_threads() == before
 
 
-def test_compute_context_none_leaves_blas_alone():
+def test_computation_settings_none_leaves_blas_alone():
     with threadpool_limits(limits=2, user_api="blas"):
-        with _runtime.compute_context(None):
+        with _runtime.computation_settings(None):
             assert all(n == 2 for n in blas_threads().values())
 
 

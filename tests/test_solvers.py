@@ -11,6 +11,7 @@ from sklearn.neural_network import _stochastic_optimizers as sk_optimizers
 from sklearn_elman._solvers import (
     AdamOptimizer,
     SGDOptimizer,
+    clip_grad_norm,
     make_optimizer,
     minimize_lbfgs,
 )
@@ -156,3 +157,13 @@ def test_lbfgs_warns_at_max_iter_and_reports_progress(capsys):
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 3 and out[0].startswith("Iteration 1, loss = ")
     assert out[0].endswith(" s")
+
+
+def test_clip_grad_norm():
+    g = np.array([3.0, 4.0])
+    assert clip_grad_norm(g, 10.0) == 5.0
+    assert_array_equal(g, [3, 4])
+    assert clip_grad_norm(g, 1.0) == 5.0
+    assert_allclose(g, [0.6, 0.8])
+    assert_allclose(np.linalg.norm(g), 1.0)
+    assert clip_grad_norm(g, None) == pytest.approx(1.0)

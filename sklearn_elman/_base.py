@@ -1,0 +1,871 @@
+"""BaseElman: everything the Elman estimators share, whatever their targets.
+
+Parameters and their validation, the input layout, the solver loops, early
+stopping, the stream state behind ``reset_context``, the rollback of failed calls
+and chunked prediction live here, once. A leaf estimator (``ElmanClassifier``,
+``ElmanRegressor``) fills in a few hooks and nothing else:
+
+- ``_head``: the name of its output head in :data:`sklearn_elman._elman.HEADS`;
+- ``_encode_targets(y, continuing, incremental)``: targets as the head's loss
+  takes them, plus labels to stratify a validation split by (or None);
+- ``_n_outputs()``: how many output units the fitted targets need;
+- ``_validation_score(outputs, targets)``: the score early stopping maximises;
+- ``_first_partial_fit(**options)``: whether a ``partial_fit`` call starts anew;
+- ``_y_checks``: the options of :func:`~sklearn.utils.validation.validate_data`
+  for ``y``.
+
+How rows are read (independent sequences, or chunks of one stream) is the job of
+the mode objects of :mod:`sklearn_elman._data`, chosen once by ``stateful``.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
+
+from sklearn_elman import _elman
+from sklearn_elman._data import SequenceRows, StreamRows
+from sklearn_elman._runtime import computation_settings
+from sklearn_elman._sequences import padding_mask, to_3d
+from sklearn_elman._solvers import (
+    STOCHASTIC_SOLVERS,
+    BaseOptimizer,
+    clip_grad_norm,
+    make_optimizer,
+    minimize_lbfgs,
+)
+
+PARAM_NAMES = _elman.ElmanParams._fields
+# Marks "no y given" in _validate_X, where y=None is a user error to report.
+_NO_TARGET = object()
+
+# The type of X, shared by every method's docstring and filled in by fill_doc.
+_X_TYPE = (
+    "X : array-like of shape (n_sequences, n_steps * n_features_per_step) or "
+    "(n_sequences, n_steps, n_features)"
+)
+
+# The parameters every Elman estimator shares, filled into each leaf's docstring
+# at "{parameters}" by fill_doc.
+_PARAMETERS_DOC = """\
+    hidden_units : int, default=32
+        Number of hidden units (and of context units).
+
+    activation : {'tanh', 'logistic', 'relu', 'identity'}, default='tanh'
+        Activation of the hidden units. 'logistic' gives the sigmoid units of
+        Elman's original network.
+
+    solver : {'adam', 'sgd', 'lbfgs'}, default='adam'
+        Optimizer. 'adam' and 'sgd' train on mini-batches of whole sequences and
+        support :meth:`partial_fit`; 'lbfgs' is a full-batch quasi-Newton method
+        (:func:`scipy.optimize.minimize`) that suits small data sets.
+
+    alpha : float, default=1e-4
+        Strength of the L2 penalty on the three weight matrices (not the biases),
+        scaled as in scikit-learn's MLP: the batch loss is the mean loss of the
+        head plus ``0.5 * alpha * ||W||^2 / n_batch``.
+
+    batch_size : int or 'auto', default='auto'
+        Sequences (rows) per mini-batch of the stochastic solvers;
+        ``'auto'`` means ``min(200, n_samples)``. With ``stateful=True`` a
+        mini-batch is ``batch_size`` consecutive rows of the stream, and gradients
+        do not flow back across mini-batches (the context's value does). Unused by
+        'lbfgs'.
+
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Step-size schedule of 'sgd', as in
+        :class:`~sklearn.neural_network.MLPClassifier`: 'constant' keeps
+        ``learning_rate_init``; 'invscaling' uses
+        ``learning_rate_init / (t + 1) ** power_t`` with ``t`` the number of samples
+        seen; 'adaptive' divides the step by 5 whenever the loss stops improving
+        for ``n_iter_no_change`` epochs.
+
+    learning_rate_init : float, default=0.01
+        Initial step size of 'sgd' and 'adam'.
+
+    power_t : float, default=0.5
+        Exponent of the 'invscaling' schedule of 'sgd'.
+
+    max_iter : int, default=200
+        Maximum number of epochs of 'sgd' and 'adam' (each sequence is seen once
+        per epoch), or of iterations of 'lbfgs'.
+
+    shuffle : bool, default=True
+        Whether 'sgd' and 'adam' reshuffle the sequences before each epoch. Ignored
+        when ``stateful=True``, where rows are consecutive chunks of one stream and
+        keep their order.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weight initialisation, the shuffling and the early-stopping
+        split. Pass an int for reproducible results: the same seed and data give
+        bit-identical models with every solver.
+
+    tol : float, default=1e-4
+        Tolerance of the optimisation. 'sgd' and 'adam' stop when the training
+        loss (or the validation score with ``early_stopping``) has not improved by
+        at least ``tol`` for ``n_iter_no_change`` consecutive epochs; 'lbfgs' stops
+        when the largest gradient component falls below ``tol``.
+
+    verbose : bool or int, default=False
+        Print one line per epoch (or 'lbfgs' iteration) with the loss, the
+        validation score when there is one, and the elapsed seconds.
+
+    warm_start : bool, default=False
+        When True, :meth:`fit` starts from the current weights (and, with
+        ``stateful=True``, from the current context) instead of initialising
+        anew.
+
+    momentum : float, default=0.9
+        Momentum of 'sgd', in [0, 1].
+
+    nesterovs_momentum : bool, default=True
+        Whether 'sgd' uses Nesterov's momentum.
+
+    early_stopping : bool, default=False
+        Whether 'sgd' and 'adam' hold out ``validation_fraction`` of the sequences
+        (stratified by class for a classifier; the tail of the stream when
+        ``stateful=True``), stop when the validation score (accuracy, or R^2 for
+        a regressor) stops improving, and restore the weights of
+        the best epoch.
+
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out with ``early_stopping``.
+
+    beta_1 : float, default=0.9
+        Decay rate of the first-moment estimate of 'adam', in [0, 1).
+
+    beta_2 : float, default=0.999
+        Decay rate of the second-moment estimate of 'adam', in [0, 1).
+
+    epsilon : float, default=1e-8
+        Numerical-stability constant of 'adam'.
+
+    n_iter_no_change : int, default=10
+        Number of epochs without improvement by ``tol`` after which 'sgd' and
+        'adam' stop.
+
+    max_fun : int, default=15000
+        Maximum number of loss evaluations of 'lbfgs'.
+
+    n_features_per_step : int, default=1
+        Number of consecutive columns of a 2D row that make one time step. The
+        default reads each row as a univariate series. Ignored for 3D input, whose
+        last axis gives the features per step.
+
+    bptt_steps : int or None, default=None
+        Truncation of backpropagation through time: each output's gradient flows
+        back through at most this many real steps, ending at the output's own
+        step. None uses the whole history; 1 treats the context as a plain input,
+        as in Elman's original training rule. With ``stateful=True`` the history
+        also ends at the start of the mini-batch (see ``batch_size``): with
+        ``batch_size=1`` and one step per row, every value gives Elman's rule.
+
+    max_grad_norm : float or None, default=5.0
+        Clip the Euclidean norm of the whole gradient to this value before each
+        'sgd' or 'adam' update (exploding gradients are the classic failure of
+        recurrent training). None disables clipping. Unused by 'lbfgs'.
+
+    stateful : bool, default=False
+        If False, every row is a whole sequence that starts from a zero context,
+        and predictions do not change the estimator. If True, the rows are
+        consecutive chunks of one stream: row ``i`` continues from the context row
+        ``i - 1`` left, ``y[i]`` is the target at the end of row ``i``, the context
+        carries over from one call of ``fit``, ``partial_fit``, ``predict`` or
+        ``predict_proba`` to the next (``fit`` without ``warm_start`` starts a new
+        stream), and :meth:`reset_context` starts a new stream.
+
+    blas_threads : int or None, default=1
+        Maximum number of BLAS threads while the estimator computes (in ``fit``,
+        ``partial_fit`` and the predict methods); the previous setting is restored
+        afterwards. One thread is the default because the matrix products of one
+        time step are small: a second BLAS thread does not speed them up, and on a
+        busy machine extra threads slow them down many times over. It also keeps
+        ``GridSearchCV(n_jobs=...)`` workers from oversubscribing the cores. None
+        leaves BLAS as it is (for example as set with
+        ``threadpoolctl.threadpool_limits``).
+
+"""
+
+# The fitted attributes every Elman estimator shares ("{attributes}").
+_ATTRIBUTES_DOC = """\
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`: the columns of 2D ``X``, or
+        the last axis (features per step) of 3D ``X``.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the columns seen during :meth:`fit`, when ``X`` has string column
+        names (a pandas DataFrame, for example).
+
+    input_weights_ : ndarray of shape (n_features_per_step, hidden_units)
+        Weights from the inputs of a step to the hidden units.
+
+    context_weights_ : ndarray of shape (hidden_units, hidden_units)
+        Weights from the context units to the hidden units.
+
+    hidden_bias_ : ndarray of shape (hidden_units,)
+        Bias of the hidden units.
+
+    loss_ : float
+        Loss at the end of training: the mean of the epoch's mini-batch losses for
+        'sgd' and 'adam', the final loss for 'lbfgs'.
+
+    loss_curve_ : list of float
+        Loss after each epoch ('sgd', 'adam') or iteration ('lbfgs').
+
+    best_loss_ : float or None
+        Lowest training loss reached ('sgd', 'adam'); the final loss for 'lbfgs';
+        None with ``early_stopping``, which tracks the validation score instead.
+
+    validation_scores_ : list of float or None
+        Validation score after each epoch with ``early_stopping``, else None.
+
+    best_validation_score_ : float or None
+        Best validation score with ``early_stopping``, else None.
+
+    n_iter_ : int
+        Number of epochs ('sgd', 'adam') or iterations ('lbfgs') of the last call
+        to :meth:`fit` or :meth:`partial_fit`.
+
+    t_ : int
+        Number of training sequences (rows) the solver has processed, over all
+        epochs and calls.
+
+    context_ : ndarray of shape (hidden_units,)
+        Only with ``stateful=True``: the hidden state after the last row read, from
+        which the next call continues. Assign it to restore a saved stream state.
+        After ``fit`` it is the state the fitted network reaches at the end of
+        ``X``; after ``partial_fit`` it is the state the rows left while being
+        learnt, with the weights updated mini-batch by mini-batch (as in online
+        learning, where a stream is read once)."""
+
+
+def fill_doc(obj):
+    """Fill the shared parts of a docstring: ``{X}``, ``{parameters}``, ...
+
+    Parameters
+    ----------
+    obj : class or function
+        Object whose ``__doc__`` holds placeholders.
+
+    Returns
+    -------
+    obj : class or function
+        The same object, its docstring filled in.
+    """
+    doc = obj.__doc__
+    for key, text in (
+        ("{X}", _X_TYPE),
+        ("    {parameters}", _PARAMETERS_DOC.rstrip()),
+        ("    {attributes}", _ATTRIBUTES_DOC),
+    ):
+        doc = doc.replace(key, text)
+    obj.__doc__ = doc
+    return obj
+
+
+def stochastic_solver(estimator):
+    """``available_if`` test of ``partial_fit``: True for 'sgd' and 'adam'."""
+    if estimator.solver not in STOCHASTIC_SOLVERS:
+        raise AttributeError(
+            f"partial_fit is only available for the stochastic solvers "
+            f"{STOCHASTIC_SOLVERS}; solver={estimator.solver!r} is not stochastic."
+        )
+    return True
+
+
+class BaseElman(BaseEstimator):
+    """Base class of the Elman estimators; use a subclass.
+
+    Warning: this class should not be used directly. Use
+    :class:`~sklearn_elman.ElmanClassifier` or
+    :class:`~sklearn_elman.ElmanRegressor` instead.
+    """
+
+    #: Name of the output head in ``_elman.HEADS``; set by each subclass.
+    _head: str = ""
+    #: Options of ``validate_data`` for ``y``; set by each subclass.
+    _y_checks: dict = {}
+
+    _parameter_constraints: dict = {
+        "hidden_units": [Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(_elman.ACTIVATIONS))],
+        "solver": [StrOptions({"adam", "sgd", "lbfgs"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "n_features_per_step": [Interval(Integral, 1, None, closed="left")],
+        "bptt_steps": [Interval(Integral, 1, None, closed="left"), None],
+        "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "stateful": ["boolean"],
+        "blas_threads": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        hidden_units=32,
+        activation="tanh",
+        solver="adam",
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.01,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        n_features_per_step=1,
+        bptt_steps=None,
+        max_grad_norm=5.0,
+        stateful=False,
+        blas_threads=1,
+    ):
+        self.hidden_units = hidden_units
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.n_features_per_step = n_features_per_step
+        self.bptt_steps = bptt_steps
+        self.max_grad_norm = max_grad_norm
+        self.stateful = stateful
+        self.blas_threads = blas_threads
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+    # ----------------------------------------------------------------------------
+    # Hooks a subclass fills in
+    # ----------------------------------------------------------------------------
+
+    def _encode_targets(self, y, continuing, incremental):
+        """Targets of shape (n_rows, n_outputs) for the head, and stratify labels."""
+        raise NotImplementedError
+
+    def _n_outputs(self):
+        """Number of output units the fitted targets need."""
+        raise NotImplementedError
+
+    def _validation_score(self, outputs, targets):
+        """Score of outputs against encoded targets (higher is better)."""
+        raise NotImplementedError
+
+    def _first_partial_fit(self, **options):
+        """Whether a ``partial_fit`` call on a fitted estimator starts anew."""
+        return False
+
+    # ----------------------------------------------------------------------------
+    # Shared public API
+    # ----------------------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @fill_doc
+    def fit(self, X, y):
+        """Train the network on sequences ``X`` with targets ``y``.
+
+        Parameters
+        ----------
+        {X}
+            Training sequences, one per row (consecutive chunks of one stream when
+            ``stateful=True``). Pad shorter sequences at the end with NaN steps.
+
+        y : array-like of shape (n_sequences,) or (n_sequences, n_targets)
+            Target of each sequence (of the last step of each row when
+            ``stateful=True``): a class label for a classifier, one value or a
+            row of values for a regressor.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, incremental=False)
+
+    def reset_context(self):
+        """Start a new stream: set the context back to zeros.
+
+        With ``stateful=True`` the next call that reads rows starts from a zero
+        context, as a fresh model with the same weights would. With
+        ``stateful=False`` every sequence already starts from zeros, and this does
+        nothing.
+
+        Returns
+        -------
+        self : object
+            The estimator, for chaining.
+        """
+        if self.stateful and hasattr(self, "context_"):
+            self.context_ = np.zeros_like(self.context_)
+        return self
+
+    @fill_doc
+    def hidden_states(self, X):
+        """Hidden state of the network after every step of every sequence.
+
+        Useful to plot trajectories (for example a PCA of them) or as features
+        for another model.
+
+        Parameters
+        ----------
+        {X}
+            Sequences, one per row.
+
+        Returns
+        -------
+        states : ndarray of shape (n_sequences, n_steps, hidden_units)
+            ``states[i, t]`` is the hidden state (the context the next step
+            reads) after step ``t`` of row ``i``; NaN at padded steps. With
+            ``stateful=False`` this changes nothing on the estimator; with
+            ``stateful=True`` the rows continue the stream from ``context_``,
+            which is advanced to the end of ``X``, as ``predict`` does.
+        """
+        check_is_fitted(self)
+        X3, mask = self._validate_X(X, reset=False)
+        params = self._fitted_params(X3.dtype)
+        X3 = X3.astype(params.input_weights.dtype, copy=False)
+        with computation_settings(self.blas_threads):
+            states, context = self._rows_mode().hidden_states(
+                params, X3, mask, self._context(params), self.activation
+            )
+        self._keep_context(context)
+        return states
+
+    # ----------------------------------------------------------------------------
+    # Modes, parameters and the stream state
+    # ----------------------------------------------------------------------------
+
+    def _rows_mode(self):
+        """How rows are read: chunks of one stream, or independent sequences."""
+        return StreamRows if self.stateful else SequenceRows
+
+    def _fitted_params(self, dtype=None):
+        """The five weight attributes as ElmanParams, checked for consistency."""
+        params = _elman.ElmanParams(
+            *(np.asarray(getattr(self, name + "_")) for name in PARAM_NAMES)
+        )
+        n_features, n_hidden = params.input_weights.shape
+        n_outputs = self._n_outputs()
+        expected = _elman.param_shapes(n_features, n_hidden, n_outputs)
+        for name, array, shape in zip(PARAM_NAMES, params, expected):
+            if array.shape != shape:
+                raise ValueError(
+                    f"{name}_ has shape {array.shape}, but the other weights and "
+                    f"the {n_outputs} outputs require {shape}."
+                )
+        if dtype is not None:
+            dtype = np.result_type(dtype, params.input_weights.dtype)
+            params = _elman.ElmanParams(*(p.astype(dtype, copy=False) for p in params))
+        return params
+
+    def _bind_params(self, theta, shapes):
+        """Make the weight attributes views into the flat vector ``theta``."""
+        for name, array in zip(PARAM_NAMES, _elman.unpack(theta, shapes)):
+            setattr(self, name + "_", array)
+
+    def _context(self, params):
+        """Current stream context (zeros if there is none yet)."""
+        n_hidden = params.context_weights.shape[0]
+        context = getattr(self, "context_", None)
+        if context is None or np.shape(context) != (n_hidden,):
+            return np.zeros(n_hidden, dtype=params.context_weights.dtype)
+        return np.asarray(context, dtype=params.context_weights.dtype)
+
+    def _keep_context(self, context):
+        """Store the context a stream mode left (independent rows leave None)."""
+        if context is not None:
+            self.context_ = np.array(context, copy=True)
+
+    # ----------------------------------------------------------------------------
+    # Input validation
+    # ----------------------------------------------------------------------------
+
+    def _validate_X(self, X, reset, y=_NO_TARGET):
+        """Validate ``X`` (and ``y``) and return 3D sequences and their mask."""
+        check = {
+            "reset": reset,
+            "ensure_2d": False,
+            "allow_nd": True,
+            "dtype": (np.float64, np.float32),
+            "ensure_all_finite": False,
+        }
+        if y is _NO_TARGET:
+            X = validate_data(self, X, **check)
+        else:
+            X, y = validate_data(self, X, y, **check, **self._y_checks)
+        X3 = to_3d(X, self.n_features_per_step)
+        n_columns = X.shape[-1]
+        if reset:
+            self.n_features_in_ = n_columns
+            self._fitted_ndim = X.ndim
+        else:
+            if (
+                X.ndim == 2
+                and self._fitted_ndim == 2
+                and n_columns != self.n_features_in_
+            ):
+                raise ValueError(
+                    f"X has {n_columns} features, but {type(self).__name__} is "
+                    f"expecting {self.n_features_in_} features as input."
+                )
+            expected = np.shape(self.input_weights_)[0]
+            if X3.shape[2] != expected:
+                raise ValueError(
+                    f"X has {X3.shape[2]} features per time step, but the model was "
+                    f"fitted on {expected}. "
+                    + (
+                        f"2D rows are split into steps of n_features_per_step="
+                        f"{self.n_features_per_step} columns; set it to {expected} "
+                        "or pass 3D input."
+                        if X.ndim == 2
+                        else "The last axis of 3D input is the features of one step."
+                    )
+                )
+        mask = padding_mask(X3)
+        if y is _NO_TARGET:
+            return X3, mask
+        return X3, mask, y
+
+    # ----------------------------------------------------------------------------
+    # Prediction
+    # ----------------------------------------------------------------------------
+
+    def _outputs(self, X):
+        """The head's output at the end of each row (advancing a stream)."""
+        check_is_fitted(self)
+        X3, mask = self._validate_X(X, reset=False)
+        params = self._fitted_params(X3.dtype)
+        X3 = X3.astype(params.input_weights.dtype, copy=False)
+        with computation_settings(self.blas_threads):
+            outputs, context = self._rows_mode().predict(
+                params, X3, mask, self._context(params), self.activation, self._head
+            )
+        self._keep_context(context)
+        return outputs
+
+    # ----------------------------------------------------------------------------
+    # Training
+    # ----------------------------------------------------------------------------
+
+    def _fit(self, X, y, incremental, **target_options):
+        fitted = hasattr(self, "input_weights_")
+        continuing = fitted and (incremental or self.warm_start)
+        # A call that fails leaves the estimator as it was. Training updates
+        # arrays, lists and the optimizer's buffers in place, so those are copied.
+        saved = {key: _copy_mutable(value) for key, value in self.__dict__.items()}
+        try:
+            with computation_settings(self.blas_threads):
+                self._validate_and_train(X, y, incremental, continuing, target_options)
+        except Exception:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+        return self
+
+    def _validate_and_train(self, X, y, incremental, continuing, target_options):
+        if incremental:
+            if self.early_stopping:
+                raise ValueError(
+                    "partial_fit does not support early_stopping=True: there is no "
+                    "fixed validation set across calls. Use fit, or set "
+                    "early_stopping=False."
+                )
+            if self._first_partial_fit(**target_options):
+                continuing = False
+        X3, mask, y = self._validate_X(X, reset=not continuing, y=y)
+        targets, stratify = self._encode_targets(y, continuing, incremental)
+
+        if continuing:
+            params = self._fitted_params()
+            if params.context_weights.shape[0] != self.hidden_units:
+                raise ValueError(
+                    f"hidden_units={self.hidden_units}, but the fitted weights have "
+                    f"{params.context_weights.shape[0]} hidden units. Call fit "
+                    "without warm_start to train a network of the new size."
+                )
+            dtype = params.input_weights.dtype
+        else:
+            dtype = X3.dtype
+            params = _elman.init_params(
+                X3.shape[2],
+                self.hidden_units,
+                targets.shape[1],
+                check_random_state(self.random_state),
+                dtype,
+                self.activation,
+            )
+            self._initialize_training_state()
+        X3 = X3.astype(dtype, copy=False)
+        targets = targets.astype(dtype, copy=False)
+
+        shapes = _elman.shapes_of(params)
+        theta = _elman.pack(params, out=np.empty(_elman.n_params(shapes), dtype=dtype))
+        self._bind_params(theta, shapes)
+        data = self._rows_mode()(X3, mask, targets, stratify)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(theta, shapes, data)
+        else:
+            self._fit_stochastic(theta, shapes, data, incremental)
+        if not np.isfinite(theta).all():
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may "
+                "contain large values and need to be preprocessed (for example "
+                "with sklearn.preprocessing.StandardScaler), or the learning rate "
+                "may be too high."
+            )
+
+    def _initialize_training_state(self):
+        self.loss_curve_ = []
+        self.n_iter_ = 0
+        self.t_ = 0
+        self._no_improvement_count = 0
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+        self.best_loss_ = np.inf
+        if self.early_stopping and self.solver in STOCHASTIC_SOLVERS:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        if hasattr(self, "_optimizer"):
+            del self._optimizer
+        # A new fit starts a new stream.
+        if hasattr(self, "context_"):
+            del self.context_
+
+    def _loss_options(self):
+        """Keyword arguments of the batch loss that come from the parameters."""
+        return {
+            "activation": self.activation,
+            "alpha": self.alpha,
+            "bptt_steps": self.bptt_steps,
+            "head": self._head,
+        }
+
+    def _make_optimizer(self, theta):
+        if self.solver == "sgd":
+            options = {
+                "learning_rate_init": self.learning_rate_init,
+                "lr_schedule": self.learning_rate,
+                "momentum": self.momentum,
+                "nesterov": self.nesterovs_momentum,
+                "power_t": self.power_t,
+            }
+        else:
+            options = {
+                "learning_rate_init": self.learning_rate_init,
+                "beta_1": self.beta_1,
+                "beta_2": self.beta_2,
+                "epsilon": self.epsilon,
+            }
+        return make_optimizer(self.solver, theta, **options)
+
+    def _fit_stochastic(self, theta, shapes, data, incremental):
+        params = _elman.unpack(theta, shapes)
+        optimizer = getattr(self, "_optimizer", None)
+        if not incremental or optimizer is None or optimizer.n_params != theta.size:
+            self._optimizer = self._make_optimizer(theta)
+        optimizer = self._optimizer
+
+        early_stopping = self.early_stopping and not incremental
+        random_state = check_random_state(self.random_state)
+        if early_stopping:
+            train, validation = data.split(self.validation_fraction, random_state)
+            best_theta = theta.copy()
+        else:
+            train, validation = data, None
+
+        n_samples = train.n_rows
+        if self.batch_size != "auto" and self.batch_size > n_samples:
+            warnings.warn(
+                f"batch_size={self.batch_size} is larger than the {n_samples} "
+                "training sequences; using batches of all of them."
+            )
+        batch_size = train.batch_size(self.batch_size)
+        loss_options = self._loss_options()
+
+        grad = np.empty_like(theta)
+        start_context = self._context(params)
+        start_time = time.perf_counter()
+        self.n_iter_ = 0
+        try:
+            for _ in range(self.max_iter):
+                context = start_context
+                accumulated_loss = 0.0
+                for rows in train.batches(batch_size, self.shuffle, random_state):
+                    batch_loss, context = train.loss_and_gradient(
+                        params, rows, context, grad, **loss_options
+                    )
+                    clip_grad_norm(grad, self.max_grad_norm)
+                    optimizer.update_params(theta, grad)
+                    accumulated_loss += batch_loss * _n_rows(rows)
+
+                self.n_iter_ += 1
+                self.t_ += n_samples
+                self.loss_ = accumulated_loss / n_samples
+                self.loss_curve_.append(self.loss_)
+                message = f"Epoch {self.n_iter_}, loss = {self.loss_:.8f}"
+
+                if early_stopping:
+                    outputs, context = validation.predict_self(
+                        params, context, self.activation, self._head
+                    )
+                    score = self._validation_score(outputs, validation.targets)
+                    self.validation_scores_.append(score)
+                    message += f", validation score = {score:.6f}"
+                    if score < self.best_validation_score_ + self.tol:
+                        self._no_improvement_count += 1
+                    else:
+                        self._no_improvement_count = 0
+                    if score > self.best_validation_score_:
+                        self.best_validation_score_ = score
+                        best_theta[:] = theta
+                else:
+                    if self.loss_ > self.best_loss_ - self.tol:
+                        self._no_improvement_count += 1
+                    else:
+                        self._no_improvement_count = 0
+                    self.best_loss_ = min(self.best_loss_, self.loss_)
+                if self.verbose:
+                    print(f"{message}, {time.perf_counter() - start_time:.2f} s")
+
+                optimizer.iteration_ends(self.t_)
+                if self._no_improvement_count > self.n_iter_no_change:
+                    what = "Validation score" if early_stopping else "Training loss"
+                    stop = optimizer.trigger_stopping(
+                        f"{what} did not improve more than tol={self.tol:f} for "
+                        f"{self.n_iter_no_change} consecutive epochs.",
+                        self.verbose,
+                    )
+                    if stop:
+                        break
+                    self._no_improvement_count = 0
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                        "reached and the optimization hasn't converged yet. Increase "
+                        "max_iter or learning_rate_init.",
+                        ConvergenceWarning,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        if early_stopping:
+            theta[:] = best_theta
+        if incremental:
+            # Online learning: the context the rows left while being learnt.
+            self._keep_context(context)
+        else:
+            # fit: the state the fitted network reaches after reading X.
+            self._keep_context(
+                data.context_after(params, start_context, self.activation)
+            )
+
+    def _fit_lbfgs(self, theta, shapes, data):
+        params = _elman.unpack(theta, shapes)
+        grad = np.empty_like(theta)
+        rows = slice(0, data.n_rows)
+        context = self._context(params)
+        loss_options = self._loss_options()
+
+        def loss_and_grad(theta64):
+            theta[:] = theta64
+            loss, _ = data.loss_and_gradient(
+                params, rows, context, grad, **loss_options
+            )
+            return loss, grad.astype(np.float64)
+
+        theta64, loss, n_iter, curve = minimize_lbfgs(
+            loss_and_grad,
+            theta,
+            max_iter=self.max_iter,
+            max_fun=self.max_fun,
+            tol=self.tol,
+            verbose=bool(self.verbose),
+        )
+        theta[:] = theta64
+        self.n_iter_ = n_iter
+        self.t_ += n_iter * data.n_rows
+        self.loss_ = loss
+        self.loss_curve_.extend(curve)
+        self.best_loss_ = min(curve) if curve else loss
+        self._keep_context(data.context_after(params, context, self.activation))
+
+
+def _n_rows(rows):
+    """Number of rows a batch selection (a slice or an index array) holds."""
+    if isinstance(rows, slice):
+        return rows.stop - rows.start
+    return len(rows)
+
+
+def _copy_mutable(value):
+    """A copy of ``value`` that in-place training updates cannot reach."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list):
+        return list(value)  # of floats: a shallow copy is enough
+    if isinstance(value, BaseOptimizer):
+        return copy.deepcopy(value)
+    return value

@@ -1,0 +1,355 @@
+"""Training data and the two ways of reading rows.
+
+An estimator reads the rows of ``X`` in one of two modes, each a class here with
+one interface, chosen once (``stateful``) instead of tested in every method:
+
+- :class:`SequenceRows`: every row is a whole sequence read from a zero context;
+  rows are independent, so they may be shuffled and split at random.
+- :class:`StreamRows`: the rows are consecutive chunks of one stream; row ``i``
+  continues from the context row ``i - 1`` left, and order is kept.
+
+An instance holds training data (inputs, targets as the head expects them) and
+serves mini-batches, validation splits and the loss of a batch; the class methods
+:meth:`~SequenceRows.predict` and :meth:`~SequenceRows.hidden_states` read new rows
+with fitted parameters. A future mode (a target at every step of many sequences)
+is one more class with the same methods.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+from sklearn.utils import gen_batches
+
+from sklearn_elman import _elman
+from sklearn_elman._sequences import compact_stream, sequence_lengths
+
+# Rows per chunk in prediction are chosen so that the hidden-state buffer of a
+# chunk stays near this many bytes: memory stays bounded whatever the data size.
+PREDICT_CHUNK_BYTES = 16 * 2**20
+
+
+def steps_per_chunk(params: _elman.ElmanParams, itemsize: int) -> int:
+    """How many (sequence, step) pairs one chunk of prediction may hold."""
+    n_features, n_hidden = params.input_weights.shape
+    # run_hidden keeps [h, x, 1] for every step of the chunk.
+    return max(1, PREDICT_CHUNK_BYTES // ((n_hidden + n_features + 1) * itemsize))
+
+
+class SequenceRows:
+    """Independent sequences, one per row, each read from a zero context.
+
+    Parameters
+    ----------
+    X3 : ndarray of shape (n_rows, n_steps, n_features)
+        Sequences, NaN-padded at the end.
+    mask : ndarray of bool of shape (n_rows, n_steps) or None
+        Real steps; None if every step is real.
+    targets : ndarray of shape (n_rows, n_outputs)
+        Target of each row, in the form the head's loss takes.
+    stratify : ndarray of shape (n_rows,) or None, default=None
+        Labels that a validation split keeps in proportion (classification).
+    """
+
+    #: Whether rows continue each other's context (and so keep their order).
+    stateful = False
+
+    def __init__(self, X3, mask, targets, stratify=None):
+        self.X3 = X3
+        self.mask = mask
+        self.targets = targets
+        self.stratify = stratify
+        self.n_rows = X3.shape[0]
+        self.lengths = sequence_lengths(X3, mask)
+
+    def subset(self, rows):
+        """The same mode over the given rows."""
+        return type(self)(
+            self.X3[rows],
+            None if self.mask is None else self.mask[rows],
+            self.targets[rows],
+            None if self.stratify is None else self.stratify[rows],
+        )
+
+    def split(self, validation_fraction, random_state):
+        """Hold out ``validation_fraction`` of the rows for validation.
+
+        Returns
+        -------
+        train, validation : SequenceRows
+            A random split, stratified when the data has labels.
+        """
+        n_validation = _validation_size(validation_fraction, self.n_rows)
+        train_rows, validation_rows = train_test_split(
+            np.arange(self.n_rows),
+            test_size=n_validation,
+            random_state=random_state,
+            stratify=self.stratify,
+        )
+        return self.subset(train_rows), self.subset(validation_rows)
+
+    def batch_size(self, batch_size):
+        """Rows per mini-batch: ``'auto'`` is ``min(200, n_rows)``."""
+        if batch_size == "auto":
+            return min(200, self.n_rows)
+        return int(np.clip(batch_size, 1, self.n_rows))
+
+    def batches(self, batch_size, shuffle, random_state):
+        """Yield the row selections of one epoch, shuffled if asked."""
+        order = random_state.permutation(self.n_rows) if shuffle else None
+        for batch in gen_batches(self.n_rows, batch_size):
+            yield batch if order is None else order[batch]
+
+    def loss_and_gradient(self, params, rows, context, grad_out, **options):
+        """Loss of the sequences ``rows``; the gradient is written to ``grad_out``.
+
+        Returns
+        -------
+        loss : float
+            Mean loss of the batch plus its L2 term.
+        context : None
+            Independent sequences pass no context on.
+        """
+        # Steps that are padding in every row of the batch need not be run.
+        n_real = int(self.lengths[rows].max())
+        mask = None if self.mask is None else self.mask[rows, :n_real]
+        loss, _, _ = _elman.loss_and_gradient(
+            params,
+            self.X3[rows, :n_real],
+            self.targets[rows],
+            mask,
+            out=grad_out,
+            **options,
+        )
+        return loss, None
+
+    def predict_self(self, params, context, activation, head):
+        """Outputs for the training rows (validation); returns (outputs, context)."""
+        return self.predict(params, self.X3, self.mask, context, activation, head)
+
+    def context_after(self, params, context, activation):
+        """The context the rows leave: None, since every row starts afresh."""
+        return None
+
+    @classmethod
+    def predict(cls, params, X3, mask, context, activation, head):
+        """Outputs of each sequence, computed in chunks of rows to bound memory.
+
+        Returns
+        -------
+        outputs : ndarray of shape (n_rows, n_outputs)
+            The head's output after each row's last real step.
+        context : None
+            Independent sequences leave no context.
+        """
+        n_seq, n_steps, _ = X3.shape
+        lengths = sequence_lengths(X3, mask)
+        chunk = max(1, steps_per_chunk(params, X3.dtype.itemsize) // (n_steps + 1))
+        n_outputs = params.output_bias.shape[0]
+        outputs = np.empty((n_seq, n_outputs), dtype=X3.dtype)
+        for rows in gen_batches(n_seq, chunk):
+            n_real = int(lengths[rows].max())
+            chunk_mask = None if mask is None else mask[rows, :n_real]
+            outputs[rows], _ = _elman.forward(
+                params, X3[rows, :n_real], chunk_mask, None, activation, head=head
+            )
+        return outputs, None
+
+    @classmethod
+    def hidden_states(cls, params, X3, mask, context, activation):
+        """Hidden state after every step, NaN at padded steps.
+
+        Returns
+        -------
+        states : ndarray of shape (n_rows, n_steps, n_hidden)
+        context : None
+        """
+        n_seq, n_steps, _ = X3.shape
+        n_hidden = params.context_weights.shape[0]
+        chunk = max(1, steps_per_chunk(params, X3.dtype.itemsize) // (n_steps + 1))
+        states = np.empty((n_seq, n_steps, n_hidden), dtype=X3.dtype)
+        for rows in gen_batches(n_seq, chunk):
+            chunk_mask = None if mask is None else mask[rows]
+            trace = _elman.run_hidden(params, X3[rows], chunk_mask, None, activation)
+            states[rows] = _elman.readout(trace, per_step=True).transpose(1, 0, 2)
+        if mask is not None:
+            states[~mask] = np.nan
+        return states, None
+
+
+class StreamRows:
+    """Consecutive chunks of one stream, one per row, with a target at each row's end.
+
+    The real steps of all rows are concatenated into one stream; a mini-batch is
+    a run of consecutive rows read as one sequence from the context the previous
+    batch left, with gradients truncated at the batch's start.
+
+    Parameters
+    ----------
+    X3 : ndarray of shape (n_rows, n_steps, n_features)
+        Consecutive chunks of the stream, NaN-padded at the end.
+    mask : ndarray of bool of shape (n_rows, n_steps) or None
+        Real steps; None if every step is real.
+    targets : ndarray of shape (n_rows, n_outputs)
+        Target at the end of each row, in the form the head's loss takes.
+    stratify : ignored
+        A stream is split at its tail, never at random.
+    """
+
+    stateful = True
+
+    def __init__(self, X3, mask, targets, stratify=None):
+        self.X3 = X3
+        self.mask = mask
+        self.targets = targets
+        self.n_rows = X3.shape[0]
+        self.steps, self.row_ends = compact_stream(X3, mask)
+        # Targets and weights of the whole stream, built once: a mini-batch of
+        # rows slices them, with a target only at the last step of each row.
+        n_steps = len(self.steps)
+        self.step_targets = np.zeros((1, n_steps, targets.shape[1]), targets.dtype)
+        self.step_targets[0, self.row_ends] = targets
+        self.step_weights = np.zeros((1, n_steps), dtype=targets.dtype)
+        self.step_weights[0, self.row_ends] = 1
+
+    def subset(self, rows):
+        """The same mode over the given (consecutive) rows."""
+        mask = None if self.mask is None else self.mask[rows]
+        return type(self)(self.X3[rows], mask, self.targets[rows])
+
+    def split(self, validation_fraction, random_state):
+        """Hold out the tail of the stream for validation.
+
+        Returns
+        -------
+        train, validation : StreamRows
+            The head and the tail of the stream, in time order.
+        """
+        n_validation = _validation_size(validation_fraction, self.n_rows)
+        cut = self.n_rows - n_validation
+        return self.subset(slice(0, cut)), self.subset(slice(cut, None))
+
+    def batch_size(self, batch_size):
+        """Rows per mini-batch: ``'auto'`` is ``min(200, n_rows)``."""
+        if batch_size == "auto":
+            return min(200, self.n_rows)
+        return int(np.clip(batch_size, 1, self.n_rows))
+
+    def batches(self, batch_size, shuffle, random_state):
+        """Yield consecutive runs of rows; a stream is never shuffled."""
+        yield from gen_batches(self.n_rows, batch_size)
+
+    def loss_and_gradient(self, params, rows, context, grad_out, **options):
+        """Loss of the consecutive rows ``rows`` read from ``context``.
+
+        Returns
+        -------
+        loss : float
+            Mean loss over the row ends of the batch plus its L2 term.
+        context : ndarray of shape (n_hidden,)
+            The state after the batch's last step, for the next batch.
+        """
+        start = 0 if rows.start == 0 else self.row_ends[rows.start - 1] + 1
+        stop = self.row_ends[rows.stop - 1] + 1
+        loss, _, final = _elman.loss_and_gradient(
+            params,
+            self.steps[None, start:stop],
+            self.step_targets[:, start:stop],
+            context=context[None],
+            per_step=True,
+            sample_weight=self.step_weights[:, start:stop],
+            out=grad_out,
+            **options,
+        )
+        return loss, final[0]
+
+    def predict_self(self, params, context, activation, head):
+        """Outputs for the training rows (validation); returns (outputs, context)."""
+        return self.predict(params, self.X3, self.mask, context, activation, head)
+
+    def context_after(self, params, context, activation):
+        """The state after reading every row from ``context``."""
+        return self._run(
+            params, self.X3, self.mask, context, activation, lambda *chunk: None
+        )
+
+    @classmethod
+    def _run(cls, params, X3, mask, context, activation, visit):
+        """Run the stream in chunks of whole rows, carrying the context along.
+
+        Each chunk holds at most the step budget (or one row); ``visit(rows,
+        start, trace)`` receives every chunk's rows, its first step in the
+        compacted stream and its trace. Returns the final context.
+        """
+        steps, row_ends = compact_stream(X3, mask)
+        budget = steps_per_chunk(params, X3.dtype.itemsize)
+        first_row, start = 0, 0
+        while first_row < len(row_ends):
+            # The last row that still ends within the budget (at least one row).
+            last_row = np.searchsorted(row_ends, start + budget - 1, side="right")
+            rows = slice(first_row, max(last_row, first_row + 1))
+            stop = row_ends[rows.stop - 1] + 1
+            trace = _elman.run_hidden(
+                params, steps[None, start:stop], None, context[None], activation
+            )
+            visit(rows, start, trace)
+            context = trace.final_context()[0]
+            first_row, start = rows.stop, stop
+        return context
+
+    @classmethod
+    def predict(cls, params, X3, mask, context, activation, head):
+        """Outputs at the end of each row, continuing the stream from ``context``.
+
+        Returns
+        -------
+        outputs : ndarray of shape (n_rows, n_outputs)
+            The head's output after each row's last real step.
+        context : ndarray of shape (n_hidden,)
+            The state after the last row.
+        """
+        _, row_ends = compact_stream(X3, mask)
+        hidden_at_ends = np.empty((len(row_ends), len(context)), dtype=X3.dtype)
+
+        def keep_row_ends(rows, start, trace):
+            states = _elman.readout(trace, per_step=True)
+            hidden_at_ends[rows] = states[row_ends[rows] - start, 0]
+
+        context = cls._run(params, X3, mask, context, activation, keep_row_ends)
+        logits = _elman.output_layer(params, hidden_at_ends)
+        return _elman.HEADS[head].output(logits), context
+
+    @classmethod
+    def hidden_states(cls, params, X3, mask, context, activation):
+        """Hidden state after every step of every row, NaN at padded steps.
+
+        Returns
+        -------
+        states : ndarray of shape (n_rows, n_steps, n_hidden)
+        context : ndarray of shape (n_hidden,)
+            The state after the last row.
+        """
+        n_rows, n_steps, _ = X3.shape
+        states = np.full((n_rows, n_steps, len(context)), np.nan, dtype=X3.dtype)
+        real = np.ones((n_rows, n_steps), dtype=bool) if mask is None else mask
+        row_of_step, step_in_row = np.nonzero(real)
+
+        def keep_all(rows, start, trace):
+            stream = _elman.readout(trace, per_step=True)[:, 0]
+            where = slice(start, start + len(stream))
+            states[row_of_step[where], step_in_row[where]] = stream
+
+        context = cls._run(params, X3, mask, context, activation, keep_all)
+        return states, context
+
+
+def _validation_size(validation_fraction, n_rows):
+    n_validation = int(np.ceil(validation_fraction * n_rows))
+    if n_validation < 2 or n_validation >= n_rows:
+        raise ValueError(
+            f"The validation set is too small: validation_fraction="
+            f"{validation_fraction} of {n_rows} sequences gives "
+            f"{n_validation} for validation and {n_rows - n_validation} for "
+            "training. Increase validation_fraction or the size of your data."
+        )
+    return n_validation
