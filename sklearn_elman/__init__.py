@@ -1,7 +1,8 @@
 """Elman recurrent networks as scikit-learn estimators."""
 
 from sklearn_elman._classifier import ElmanClassifier
+from sklearn_elman._regressor import ElmanRegressor
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["ElmanClassifier", "__version__"]
+__all__ = ["ElmanClassifier", "ElmanRegressor", "__version__"]

@@ -247,6 +247,19 @@ _ATTRIBUTES_DOC = """\
         learning, where a stream is read once)."""
 
 
+# The recurrence, opening each leaf's Notes ("{recurrence}"; the leaf adds its
+# output line), and the opening of partial_fit's docstring ("{partial_fit}").
+_RECURRENCE_DOC = """\
+    The network computes, for each sequence, starting from ``h_0 = 0`` (or the
+    stream's context)::
+
+        h_t = act(x_t @ input_weights_ + h_{t-1} @ context_weights_ + hidden_bias_)"""
+_PARTIAL_FIT_DOC = """\
+        Only available for the stochastic solvers 'sgd' and 'adam'. The optimizer
+        state is kept between calls, and with ``stateful=True`` so is the context.
+        A call that raises leaves the estimator exactly as it was."""
+
+
 def fill_doc(obj):
     """Fill the shared parts of a docstring: ``{X}``, ``{parameters}``, ...
 
@@ -262,9 +275,17 @@ def fill_doc(obj):
     """
     doc = obj.__doc__
     for key, text in (
+        (
+            "        {X_new}",
+            f"        {_X_TYPE}\n"
+            "            Sequences, one per row; with 3D input the number of steps\n"
+            "            may differ from training.",
+        ),
         ("{X}", _X_TYPE),
         ("    {parameters}", _PARAMETERS_DOC.rstrip()),
         ("    {attributes}", _ATTRIBUTES_DOC),
+        ("    {recurrence}", _RECURRENCE_DOC),
+        ("        {partial_fit}", _PARTIAL_FIT_DOC),
     ):
         doc = doc.replace(key, text)
     obj.__doc__ = doc

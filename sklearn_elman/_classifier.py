@@ -30,6 +30,8 @@ class ElmanClassifier(ClassifierMixin, BaseElman):
 
     Attributes
     ----------
+    {attributes}
+
     classes_ : ndarray of shape (n_classes,)
         Class labels.
 
@@ -40,8 +42,6 @@ class ElmanClassifier(ClassifierMixin, BaseElman):
     output_bias_ : ndarray of shape (n_classes,)
         Bias of the output units.
 
-    {attributes}
-
     See Also
     --------
     ElmanRegressor : The same network with an identity output, for regression.
@@ -49,10 +49,7 @@ class ElmanClassifier(ClassifierMixin, BaseElman):
 
     Notes
     -----
-    The network computes, for each sequence, starting from ``h_0 = 0`` (or the
-    stream's context)::
-
-        h_t = act(x_t @ input_weights_ + h_{t-1} @ context_weights_ + hidden_bias_)
+    {recurrence}
         proba = softmax(h_T @ output_weights_ + output_bias_)
 
     where ``h_T`` is the state after the sequence's last real step. Variable-length
@@ -91,9 +88,7 @@ class ElmanClassifier(ClassifierMixin, BaseElman):
     def partial_fit(self, X, y, classes=None):
         """Train for one epoch on ``X``, continuing from the current weights.
 
-        Only available for the stochastic solvers 'sgd' and 'adam'. The optimizer
-        state is kept between calls, and with ``stateful=True`` so is the context.
-        A call that raises leaves the estimator exactly as it was.
+        {partial_fit}
 
         Parameters
         ----------
@@ -121,9 +116,7 @@ class ElmanClassifier(ClassifierMixin, BaseElman):
 
         Parameters
         ----------
-        {X}
-            Sequences, one per row; with 3D input the number of steps may differ
-            from training.
+        {X_new}
 
         Returns
         -------

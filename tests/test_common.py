@@ -10,12 +10,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._testing import ignore_warnings
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_elman import ElmanClassifier
+from sklearn_elman import ElmanClassifier, ElmanRegressor
 
 ESTIMATORS = [
-    ElmanClassifier(),
-    ElmanClassifier(solver="lbfgs"),
-    ElmanClassifier(solver="sgd", bptt_steps=2),
+    Estimator(**options)
+    for Estimator in (ElmanClassifier, ElmanRegressor)
+    for options in ({}, {"solver": "lbfgs"}, {"solver": "sgd", "bptt_steps": 2})
 ]
 
 

@@ -6,7 +6,14 @@ import pytest
 
 numpydoc_validate = pytest.importorskip("numpydoc.validate")
 
-from sklearn_elman import ElmanClassifier, _elman, _runtime, _sequences, _solvers  # noqa: E402
+from sklearn_elman import (  # noqa: E402
+    ElmanClassifier,
+    ElmanRegressor,
+    _elman,
+    _runtime,
+    _sequences,
+    _solvers,
+)
 
 # Checks not applied, as in scikit-learn: extended summaries, See Also and
 # Examples sections are not required of every method, and a named return value
@@ -15,16 +22,27 @@ IGNORED = {"ES01", "SA01", "EX01", "RT02", "GL08"}
 # The maths modules' summaries may be noun phrases ("Logits of the output layer.").
 IGNORED_PRIVATE = IGNORED | {"SS05"}
 
-PUBLIC = ["sklearn_elman.ElmanClassifier"] + [
-    f"sklearn_elman.ElmanClassifier.{name}"
-    for name in (
+METHODS = {
+    "ElmanClassifier": (
         "fit",
         "partial_fit",
         "predict",
         "predict_proba",
         "predict_log_proba",
         "reset_context",
-    )
+        "hidden_states",
+    ),
+    "ElmanRegressor": (
+        "fit",
+        "partial_fit",
+        "predict",
+        "forecast",
+        "reset_context",
+        "hidden_states",
+    ),
+}
+PUBLIC = [f"sklearn_elman.{cls}" for cls in METHODS] + [
+    f"sklearn_elman.{cls}.{name}" for cls, names in METHODS.items() for name in names
 ]
 
 
@@ -51,8 +69,10 @@ def test_maths_and_solver_docstrings(name):
     assert errors_of(name, IGNORED_PRIVATE) == []
 
 
-def test_every_parameter_is_documented():
+@pytest.mark.parametrize("Estimator", [ElmanClassifier, ElmanRegressor])
+def test_every_parameter_is_documented(Estimator):
     # cleandoc: Python 3.13 strips the indentation of docstrings, older ones do not.
-    doc = inspect.cleandoc(ElmanClassifier.__doc__)
-    for parameter in ElmanClassifier().get_params():
+    doc = inspect.cleandoc(Estimator.__doc__)
+    for parameter in Estimator().get_params():
         assert f"\n{parameter} : " in doc, parameter
+    assert "{" + "parameters}" not in doc and "{" + "attributes}" not in doc

@@ -1,0 +1,338 @@
+"""ElmanRegressor: real-valued targets, the identity head, predict and forecast."""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import RegressorMixin, _fit_context
+from sklearn.metrics import r2_score
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from sklearn_elman import _elman
+from sklearn_elman._base import BaseElman, fill_doc, stochastic_solver
+from sklearn_elman._runtime import computation_settings
+from sklearn_elman._sequences import sequence_lengths, to_3d
+
+
+@fill_doc
+class ElmanRegressor(RegressorMixin, BaseElman):
+    """Elman recurrent network regressor, with recursive multi-step forecasting.
+
+    The network of :class:`ElmanClassifier` with an identity output layer: each
+    row of ``X`` is one sequence, and the output layer reads the hidden state after
+    its last real step to predict one or several real values. Training minimises
+    half the squared error summed over the targets, averaged over the rows (the
+    loss whose gradient :class:`~sklearn.neural_network.MLPRegressor` follows),
+    with backpropagation through time. :meth:`forecast` rolls a model trained to
+    predict the next step of its own input forward, feeding each prediction back.
+
+    Parameters
+    ----------
+    {parameters}
+
+    Attributes
+    ----------
+    {attributes}
+
+    n_outputs_ : int
+        Number of targets.
+
+    output_weights_ : ndarray of shape (hidden_units, n_outputs_)
+        Weights from the hidden units to the output units.
+
+    output_bias_ : ndarray of shape (n_outputs_,)
+        Bias of the output units, one per target.
+
+    See Also
+    --------
+    ElmanClassifier : The same network with a softmax output, for classes.
+    sklearn.compose.TransformedTargetRegressor : Scales the targets around it.
+    sklearn.neural_network.MLPRegressor : Feed-forward network on flat features.
+
+    Notes
+    -----
+    {recurrence}
+        y_hat = h_T @ output_weights_ + output_bias_
+
+    where ``h_T`` is the state after the sequence's last real step. Targets are
+    not scaled inside the estimator: scale them as for ``MLPRegressor``, for
+    example with :class:`~sklearn.compose.TransformedTargetRegressor`. For
+    :meth:`forecast`, inputs and targets must share one scale, since predictions
+    become inputs.
+
+    ``predict`` returns an array of shape (n_sequences,) when ``y`` was 1D and
+    (n_sequences, n_targets) when it was 2D, even with one target.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_elman import ElmanRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(-1, 1, size=(300, 8))    # 300 univariate sequences
+    >>> y = X[:, 2] - 0.5 * X[:, 5]               # a value read at two steps
+    >>> reg = ElmanRegressor(random_state=0).fit(X[:200], y[:200])
+    >>> reg.score(X[200:], y[200:]) > 0.9
+    True
+    >>> reg.predict(X[:2]).shape
+    (2,)
+    """
+
+    _head = "identity"
+    _y_checks: dict = {"multi_output": True, "y_numeric": True}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    @available_if(stochastic_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
+    @fill_doc
+    def partial_fit(self, X, y):
+        """Train for one epoch on ``X``, continuing from the current weights.
+
+        {partial_fit}
+
+        Parameters
+        ----------
+        {X}
+            Training sequences, one per row.
+
+        y : array-like of shape (n_sequences,) or (n_sequences, n_targets)
+            Target of each sequence, with as many targets as the first call had.
+
+        Returns
+        -------
+        self : ElmanRegressor
+            The updated estimator.
+        """
+        return self._fit(X, y, incremental=True)
+
+    @fill_doc
+    def predict(self, X):
+        """Predict the target of each sequence.
+
+        Parameters
+        ----------
+        {X_new}
+
+        Returns
+        -------
+        y : ndarray of shape (n_sequences,) or (n_sequences, n_targets)
+            Prediction after the last real step of each row, 1D if ``y`` was 1D
+            in :meth:`fit`. With ``stateful=True`` the rows continue the stream
+            from ``context_``, which is advanced to the end of ``X``.
+        """
+        outputs = self._outputs(X)
+        return outputs[:, 0] if self._y_ndim == 1 else outputs
+
+    @fill_doc
+    def forecast(self, X, n_steps, X_future=None, window=None):
+        """Forecast ``n_steps`` steps ahead, feeding each prediction back.
+
+        The model must have been trained to predict the next step of its own
+        input: the first ``n_outputs_`` features of every step are the series
+        being forecast; the other features, if any, are exogenous inputs. The
+        network reads each row's whole history, then for each new step predicts
+        the next value and feeds it back as the first ``n_outputs_`` features of
+        the following step, the exogenous ones taken from ``X_future``.
+
+        Parameters
+        ----------
+        {X}
+            History of each series, one per row, of any number of steps (2D rows
+            too), NaN-padded at the end when the histories differ in length.
+            With ``stateful=True`` the rows continue the stream from
+            ``context_``; X may then be None to forecast from the stream read so
+            far. The estimator is not changed: a forecast is a what-if, and does
+            not consume the stream.
+
+        n_steps : int
+            Number of steps to forecast, at least 1.
+
+        X_future : array-like of shape (n_sequences, n_steps, n_exogenous), \
+                default=None
+            Exogenous features of the forecast steps; required exactly when the
+            steps have more features than targets. A 2D array is read as one
+            exogenous feature per step.
+
+        window : int or None, default=None
+            None carries the context over the whole history and every forecast
+            step. An int L makes every prediction read only the last L steps
+            (history and predictions so far) from a zero context: use the length
+            of the windows the model was trained on.
+
+        Returns
+        -------
+        forecast : ndarray of shape (n_sequences, n_steps) or \
+                (n_sequences, n_steps, n_outputs_)
+            The predicted values, 2D for a single target.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_steps, Integral) or isinstance(n_steps, bool):
+            raise TypeError(f"n_steps must be an int, got {n_steps!r}.")
+        if n_steps < 1:
+            raise ValueError(f"n_steps must be at least 1, got {n_steps}.")
+        if window is not None and (
+            not isinstance(window, Integral) or isinstance(window, bool) or window < 1
+        ):
+            raise ValueError(f"window must be None or an int >= 1, got {window!r}.")
+        params = self._fitted_params()
+        n_features = params.input_weights.shape[0]
+        n_targets = self.n_outputs_
+        if n_targets > n_features:
+            raise ValueError(
+                f"This model predicts {n_targets} targets from {n_features} "
+                "features per step, so its predictions cannot be fed back as the "
+                "next step's input. forecast needs a model trained to predict the "
+                "next value of (the first features of) its own input."
+            )
+        if X is None:
+            if not self.stateful:
+                raise ValueError(
+                    "X is None, but a stateless model has no history to forecast "
+                    "from. Pass the history as X, or use stateful=True."
+                )
+            if window is not None:
+                raise ValueError(
+                    "window needs the history as X: with X=None only the context "
+                    "of the stream is known, not its last steps."
+                )
+            X3 = np.empty((1, 0, n_features), dtype=params.input_weights.dtype)
+            mask = None
+        else:
+            # A history may be of any length, 2D rows included: read them as steps.
+            X = check_array(
+                X,
+                ensure_2d=False,
+                allow_nd=True,
+                dtype=(np.float64, np.float32),
+                ensure_all_finite=False,
+            )
+            if X.ndim == 2:
+                X = to_3d(X, self.n_features_per_step)
+            X3, mask = self._validate_X(X, reset=False)
+            params = self._fitted_params(X3.dtype)
+            X3 = X3.astype(params.input_weights.dtype, copy=False)
+            if self.stateful:
+                # The rows are one stream: read it as one history.
+                X3 = (X3 if mask is None else X3[mask])[None]
+                X3 = X3.reshape(1, -1, n_features)
+                mask = None
+        future = self._check_future(X_future, X3.shape[0], n_steps, n_features)
+        with computation_settings(self.blas_threads):
+            predictions = _roll_forward(
+                params,
+                X3,
+                mask,
+                self._context(params)[None] if self.stateful else None,
+                future,
+                n_steps,
+                n_targets,
+                self.activation,
+                window,
+            )
+        return predictions[:, :, 0] if n_targets == 1 else predictions
+
+    def _check_future(self, X_future, n_sequences, n_steps, n_features):
+        n_exogenous = n_features - self.n_outputs_
+        if n_exogenous == 0:
+            if X_future is not None:
+                raise ValueError(
+                    "X_future was given, but every feature of a step is a target "
+                    "that forecast feeds back: this model has no exogenous "
+                    "features. Leave X_future=None."
+                )
+            return None
+        if X_future is None:
+            raise ValueError(
+                f"The model reads {n_features} features per step, of which the "
+                f"first {self.n_outputs_} are its targets: forecast needs the "
+                f"{n_exogenous} exogenous feature(s) of the next steps as X_future, "
+                f"of shape (n_sequences, n_steps, {n_exogenous})."
+            )
+        future = np.asarray(X_future, dtype=float)
+        if future.ndim == 2 and n_exogenous == 1:
+            future = future[:, :, None]
+        expected = (n_sequences, n_steps, n_exogenous)
+        if future.shape != expected:
+            raise ValueError(
+                f"X_future has shape {future.shape}, but forecasting {n_steps} "
+                f"steps of {n_sequences} sequence(s) with {n_exogenous} exogenous "
+                f"feature(s) needs {expected}."
+            )
+        if not np.isfinite(future).all():
+            raise ValueError("X_future contains NaN or inf; it must be finite.")
+        return future
+
+    # ----------------------------------------------------------------------------
+    # Hooks of BaseElman
+    # ----------------------------------------------------------------------------
+
+    def _n_outputs(self):
+        return self.n_outputs_
+
+    def _encode_targets(self, y, continuing, incremental):
+        y = np.asarray(y, dtype=float)
+        targets = y.reshape(-1, 1) if y.ndim == 1 else y
+        if not continuing:
+            self._y_ndim = y.ndim
+            self.n_outputs_ = targets.shape[1]
+        elif targets.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {targets.shape[1]} target(s), but the fitted network has "
+                f"{self.n_outputs_}. Call fit without warm_start to train on new "
+                "targets."
+            )
+        return targets, None
+
+    def _validation_score(self, outputs, targets):
+        return float(r2_score(targets, outputs))
+
+
+def _roll_forward(
+    params, X3, mask, context, future, n_steps, n_targets, activation, window
+):
+    """Recursive forecast: (n_sequences, n_steps, n_targets) predictions."""
+    n_seq, _, n_features = X3.shape
+    dtype = params.input_weights.dtype
+    lengths = sequence_lengths(X3, mask)
+    predictions = np.empty((n_seq, n_steps, n_targets), dtype=dtype)
+    if window is None:
+        trace = _elman.run_hidden(params, X3, mask, context, activation)
+        state = trace.final_context()
+        for step in range(n_steps):
+            y_next = _elman.output_layer(params, state)
+            predictions[:, step] = y_next
+            if step == n_steps - 1:
+                break
+            x_next = np.empty((n_seq, 1, n_features), dtype=dtype)
+            x_next[:, 0, :n_targets] = y_next
+            if future is not None:
+                x_next[:, 0, n_targets:] = future[:, step]
+            state = _elman.run_hidden(params, x_next, None, state, activation)
+            state = state.final_context()
+        return predictions
+
+    # Windowed: history and predictions so far, each row's real steps first.
+    history = np.full((n_seq, X3.shape[1] + n_steps, n_features), np.nan, dtype=dtype)
+    history[:, : X3.shape[1]] = X3
+    rows = np.arange(n_seq)
+    ends = lengths.copy()
+    for step in range(n_steps):
+        starts = np.maximum(ends - window, 0)
+        # Gather each row's last `window` real steps, left-aligned, NaN-padded.
+        offsets = starts[:, None] + np.arange(window)[None, :]
+        real = offsets < ends[:, None]
+        recent = history[rows[:, None], np.minimum(offsets, history.shape[1] - 1)]
+        recent[~real] = np.nan
+        trace = _elman.run_hidden(params, recent, real, None, activation)
+        y_next = _elman.output_layer(params, _elman.readout(trace))
+        predictions[:, step] = y_next
+        history[rows, ends, :n_targets] = y_next
+        if future is not None:
+            history[rows, ends, n_targets:] = future[:, step]
+        ends += 1
+    return predictions

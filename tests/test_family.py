@@ -1,0 +1,114 @@
+"""Behaviour both estimators share through ``BaseElman``, tested once for each."""
+
+import copy
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.model_selection import GridSearchCV
+
+from sklearn_elman import ElmanClassifier, ElmanRegressor
+from sklearn_elman import _elman as E
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+ESTIMATORS = [ElmanClassifier, ElmanRegressor]
+
+
+def sequences(n=40, n_steps=6, n_features=2, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, n_steps, n_features))
+    X[::3, 4:] = np.nan
+    y_class = (np.nansum(X[:, :, 0], axis=1) > 0).astype(int)
+    y_value = np.nansum(X[:, :, 0], axis=1)
+    return X, y_class, y_value
+
+
+def fitted(Estimator, **params):
+    X, y_class, y_value = sequences()
+    y = y_class if Estimator is ElmanClassifier else y_value
+    return Estimator(max_iter=5, random_state=0, **params).fit(X, y), X
+
+
+def outputs_of(estimator, X):
+    if isinstance(estimator, ElmanClassifier):
+        return estimator.predict_proba(X)
+    return estimator.predict(X)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_hidden_states_shape_padding_and_readout(Estimator):
+    model, X = fitted(Estimator, hidden_units=5)
+    states = model.hidden_states(X)
+    assert states.shape == (40, 6, 5)
+    padded = np.isnan(X).all(axis=2)
+    assert np.isnan(states[padded]).all()
+    assert np.isfinite(states[~padded]).all()
+    # The output layer reads the state after each row's last real step.
+    lengths = (~padded).sum(axis=1)
+    last = states[np.arange(40), lengths - 1]
+    logits = E.output_layer(model._fitted_params(), last)
+    head = E.HEADS[model._head].output(logits)
+    expected = outputs_of(model, X)
+    assert_allclose(head.reshape(expected.shape), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_hidden_states_change_nothing_on_a_stateless_estimator(Estimator):
+    model, X = fitted(Estimator)
+    before = copy.deepcopy(model.__dict__)
+    model.hidden_states(X)
+    assert before.keys() == model.__dict__.keys()
+    for key, value in before.items():
+        if isinstance(value, np.ndarray):
+            assert_array_equal(value, model.__dict__[key])
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_stateful_hidden_states_advance_the_stream_as_predict_does(Estimator):
+    model, X = fitted(Estimator, stateful=True)
+    model.reset_context()
+    states = model.hidden_states(X[:5])
+    after_states = model.context_.copy()
+    model.reset_context()
+    outputs_of(model, X[:5])
+    assert_array_equal(model.context_, after_states)
+    # The context after the stream is the last real state of the last row.
+    last_row = states[4][~np.isnan(states[4]).all(axis=1)]
+    assert_array_equal(last_row[-1], after_states)
+    # And rows continue each other: row 1 starts where row 0 ended.
+    model.reset_context()
+    first = model.hidden_states(X[:1])
+    second = model.hidden_states(X[1:2])
+    assert_allclose(np.concatenate([first, second]), states[:2], rtol=1e-12)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_every_solver_and_mode_fits_and_predicts(Estimator, solver):
+    for stateful in (False, True):
+        model, X = fitted(Estimator, solver=solver, stateful=stateful)
+        assert np.isfinite(model.loss_)
+        assert len(outputs_of(model, X)) == len(X)
+        assert hasattr(model, "context_") == stateful
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_a_stateless_refit_drops_the_old_stream(Estimator):
+    X, y_class, y_value = sequences()
+    y = y_class if Estimator is ElmanClassifier else y_value
+    model = Estimator(max_iter=2, random_state=0, stateful=True).fit(X, y)
+    assert hasattr(model, "context_")
+    model.set_params(stateful=False).fit(X, y)
+    assert not hasattr(model, "context_")
+
+
+def test_grid_search_tunes_a_regressor():
+    X, _, y = sequences(n=60)
+    search = GridSearchCV(
+        ElmanRegressor(max_iter=20, random_state=0),
+        {"hidden_units": [2, 8], "alpha": [1e-4, 1.0]},
+        cv=3,
+    ).fit(X, y)
+    assert set(search.best_params_) == {"hidden_units", "alpha"}
+    assert len(search.cv_results_["mean_test_score"]) == 4

@@ -1,0 +1,293 @@
+"""Tests of ``ElmanRegressor``: targets, solvers, streams and ``forecast``."""
+
+import re
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_elman import ElmanClassifier, ElmanRegressor
+from sklearn_elman import _elman as E
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+SOLVERS = ["adam", "sgd", "lbfgs"]
+
+
+def delayed_sum_task(n=300, n_steps=8, seed=0):
+    """y is a weighted sum of two early steps: it must be carried to the end."""
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-1, 1, size=(n, n_steps))
+    y = X[:, 1] - 0.5 * X[:, 3]
+    return X, y
+
+
+def sine_windows(n_windows=200, window=12, seed=0):
+    """Windows of a noisy two-frequency series; target: the next value."""
+    rng = np.random.RandomState(seed)
+    t = np.arange(n_windows + window + 40)
+    series = np.sin(2 * np.pi * t / 12) + 0.3 * np.sin(2 * np.pi * t / 5)
+    series += rng.normal(scale=0.02, size=series.shape)
+    X = np.stack([series[i : i + window] for i in range(n_windows)])
+    y = series[window : window + n_windows]
+    return X, y, series
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_learns_a_value_that_needs_memory(solver):
+    X, y = delayed_sum_task()
+    reg = ElmanRegressor(
+        solver=solver,
+        hidden_units=16,
+        max_iter=300,
+        learning_rate_init=0.01,
+        random_state=0,
+    ).fit(X[:200], y[:200])
+    assert reg.loss_curve_[-1] < 0.1 * reg.loss_curve_[0]
+    assert reg.score(X[200:], y[200:]) > 0.9
+
+
+def test_loss_is_half_the_squared_error_as_mlp_regressor_follows():
+    """loss_ of lbfgs = 0.5 * mean over rows of sum over targets + the L2 term."""
+    X, y = delayed_sum_task(n=60)
+    Y = np.c_[y, -2 * y]
+    reg = ElmanRegressor(solver="lbfgs", alpha=0.0, max_iter=5, random_state=0)
+    reg.fit(X, Y)
+    residual = reg.predict(X) - Y
+    assert reg.loss_ == pytest.approx(0.5 * np.mean(np.sum(residual**2, axis=1)))
+
+
+def test_prediction_shape_follows_y():
+    X, y = delayed_sum_task(n=50)
+    one = ElmanRegressor(max_iter=2, random_state=0).fit(X, y)
+    assert one.predict(X).shape == (50,)
+    assert one.n_outputs_ == 1
+    column = ElmanRegressor(max_iter=2, random_state=0).fit(X, y[:, None])
+    assert column.predict(X).shape == (50, 1)
+    assert_allclose(column.predict(X)[:, 0], one.predict(X))
+    two = ElmanRegressor(max_iter=2, random_state=0).fit(X, np.c_[y, y**2])
+    assert two.predict(X).shape == (50, 2)
+    assert two.output_weights_.shape == (32, 2)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("stateful", [False, True])
+def test_k_partial_fits_equal_fit_with_max_iter_k(solver, stateful):
+    X, y = delayed_sum_task(n=48)
+    params = {
+        "solver": solver,
+        "shuffle": False,
+        "batch_size": 16,
+        "random_state": 0,
+        "hidden_units": 6,
+        "stateful": stateful,
+    }
+    full = ElmanRegressor(max_iter=3, **params).fit(X, y)
+    incremental = ElmanRegressor(**params)
+    for _ in range(3):
+        incremental.partial_fit(X, y).reset_context()
+    for name in E.ElmanParams._fields:
+        assert_array_equal(getattr(incremental, name + "_"), getattr(full, name + "_"))
+    assert incremental.loss_curve_ == full.loss_curve_
+
+
+def test_partial_fit_exists_only_for_stochastic_solvers():
+    assert hasattr(ElmanRegressor(solver="adam"), "partial_fit")
+    assert hasattr(ElmanRegressor(solver="sgd"), "partial_fit")
+    assert not hasattr(ElmanRegressor(solver="lbfgs"), "partial_fit")
+
+
+def test_partial_fit_with_another_number_of_targets_is_an_error():
+    X, y = delayed_sum_task(n=40)
+    reg = ElmanRegressor(random_state=0).partial_fit(X, y)
+    with pytest.raises(ValueError, match=re.escape("y has 2 target(s)")):
+        reg.partial_fit(X, np.c_[y, y])
+
+
+def test_early_stopping_scores_r2_on_held_out_rows():
+    X, y = delayed_sum_task(n=200)
+    reg = ElmanRegressor(
+        early_stopping=True, max_iter=30, random_state=0, n_iter_no_change=30
+    ).fit(X, y)
+    assert len(reg.validation_scores_) == reg.n_iter_ == 30
+    assert reg.best_validation_score_ == max(reg.validation_scores_)
+    assert reg.best_validation_score_ > 0.5
+
+
+def test_stateful_regressor_streams_like_the_whole_sequence():
+    X, y = delayed_sum_task(n=80)
+    stateless = ElmanRegressor(max_iter=5, random_state=0).fit(X, y)
+    stream = clone(stateless).set_params(stateful=True)
+    for name in [n + "_" for n in E.ElmanParams._fields] + [
+        "n_outputs_",
+        "n_features_in_",
+        "_y_ndim",
+    ]:
+        setattr(stream, name, getattr(stateless, name))
+    stream._fitted_ndim = 2
+    sequence = X[5]
+    stream.n_features_in_ = 1
+    steps = stream.predict(sequence[:, None])  # one row per step
+    assert_allclose(steps[-1], stateless.predict(X[5:6])[0], rtol=1e-12)
+    assert_allclose(steps[3], stateless.predict(X[5:6, :4, None])[0], rtol=1e-12)
+
+
+def test_target_scaling_composes_with_transformed_target_regressor():
+    X, y = delayed_sum_task(n=200)
+    model = TransformedTargetRegressor(
+        regressor=ElmanRegressor(max_iter=100, random_state=0),
+        transformer=StandardScaler(),
+    ).fit(X[:150], 1000 * y[:150] + 5000)
+    assert model.score(X[150:], 1000 * y[150:] + 5000) > 0.8
+
+
+def test_float32_stays_float32():
+    X, y = delayed_sum_task(n=40)
+    reg = ElmanRegressor(max_iter=2, random_state=0).fit(X.astype(np.float32), y)
+    assert reg.input_weights_.dtype == np.float32
+    assert reg.predict(X.astype(np.float32)).dtype == np.float32
+    assert reg.forecast(X[:3].astype(np.float32), 4).dtype == np.float32
+
+
+# ----------------------------------------------------------------------------------
+# forecast
+# ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def next_value_model():
+    X, y, series = sine_windows()
+    reg = ElmanRegressor(hidden_units=16, max_iter=150, random_state=0).fit(X, y)
+    return reg, X, series
+
+
+def test_forecast_feeds_each_prediction_back(next_value_model):
+    reg, X, _ = next_value_model
+    history = X[:4]
+    forecast = reg.forecast(history, n_steps=5)
+    assert forecast.shape == (4, 5)
+    # The same roll done by hand with predict on ever longer sequences.
+    extended = history.copy()
+    for step in range(5):
+        value = reg.predict(extended[:, :, None])
+        assert_allclose(forecast[:, step], value, rtol=1e-10, atol=1e-12)
+        extended = np.c_[extended, value]
+
+
+def test_forecast_with_a_window_reads_only_the_last_steps(next_value_model):
+    reg, X, _ = next_value_model
+    history = np.c_[X[:3], X[3:6]]  # 24 steps of history
+    forecast = reg.forecast(history, n_steps=4, window=12)
+    extended = history.copy()
+    for step in range(4):
+        value = reg.predict(extended[:, -12:, None])
+        assert_allclose(forecast[:, step], value, rtol=1e-10, atol=1e-12)
+        extended = np.c_[extended, value]
+    assert not np.allclose(forecast, reg.forecast(history, n_steps=4))
+
+
+def test_forecast_reads_nan_padded_histories_of_any_length(next_value_model):
+    reg, X, _ = next_value_model
+    padded = np.c_[X[:2], np.full((2, 3), np.nan)]
+    padded[1, 12:] = X[2, :3]  # the second history is 15 steps long
+    forecast = reg.forecast(padded, n_steps=3)
+    assert_allclose(forecast[0], reg.forecast(X[:1], 3)[0], rtol=1e-12)
+    assert_allclose(forecast[1], reg.forecast(np.c_[X[1:2], X[2:3, :3]], 3)[0])
+    windowed = reg.forecast(padded, n_steps=3, window=12)
+    assert_allclose(windowed[1], reg.forecast(padded[1:2, 3:], 3, window=12)[0])
+
+
+def test_forecast_tracks_a_periodic_series(next_value_model):
+    reg, X, series = next_value_model
+    truth = series[200 + 12 : 200 + 12 + 12]
+    forecast = reg.forecast(series[None, 200 : 200 + 12], n_steps=12)[0]
+    naive = np.mean(np.abs(series[200 : 200 + 12] - truth))  # a year-ago copy
+    assert np.mean(np.abs(forecast - truth)) < 0.5 * naive + 0.05
+
+
+def test_forecast_with_exogenous_features_and_several_targets():
+    rng = np.random.RandomState(0)
+    # Two target features and one exogenous feature per step.
+    X = rng.normal(size=(60, 5, 3))
+    Y = rng.normal(size=(60, 2))
+    reg = ElmanRegressor(max_iter=3, random_state=0).fit(X, Y)
+    future = rng.normal(size=(4, 6, 1))
+    forecast = reg.forecast(X[:4], n_steps=6, X_future=future)
+    assert forecast.shape == (4, 6, 2)
+    extended = X[:4]
+    for step in range(6):
+        value = reg.predict(extended)
+        assert_allclose(forecast[:, step], value, rtol=1e-10, atol=1e-12)
+        next_step = np.concatenate([value, future[:, step]], axis=1)[:, None]
+        extended = np.concatenate([extended, next_step], axis=1)
+    # A 2D X_future is one exogenous feature per step.
+    assert_array_equal(reg.forecast(X[:4], 6, X_future=future[:, :, 0]), forecast)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_steps": 0}, "n_steps must be at least 1"),
+        ({"n_steps": 2.5}, "n_steps must be an int"),
+        ({"n_steps": 2, "window": 0}, "window must be None or an int >= 1"),
+        ({"n_steps": 2}, "needs the 1 exogenous feature(s) of the next steps"),
+        ({"n_steps": 2, "X_future": np.zeros((4, 3, 1))}, "X_future has shape"),
+        ({"n_steps": 2, "X_future": np.full((4, 2, 1), np.nan)}, "X_future contains"),
+    ],
+)
+def test_forecast_errors_are_clear(kwargs, message):
+    rng = np.random.RandomState(0)
+    reg = ElmanRegressor(max_iter=1, random_state=0)
+    reg.fit(rng.normal(size=(20, 5, 2)), rng.normal(size=20))
+    with pytest.raises((ValueError, TypeError), match=re.escape(message)):
+        reg.forecast(rng.normal(size=(4, 5, 2)), **kwargs)
+
+
+def test_forecast_refuses_targets_it_cannot_feed_back():
+    rng = np.random.RandomState(0)
+    reg = ElmanRegressor(max_iter=1, random_state=0)
+    reg.fit(rng.normal(size=(20, 5)), rng.normal(size=(20, 2)))
+    with pytest.raises(ValueError, match="cannot be fed back"):
+        reg.forecast(rng.normal(size=(2, 5)), 3)
+    univariate = ElmanRegressor(max_iter=1).fit(rng.normal(size=(20, 5)), np.ones(20))
+    with pytest.raises(ValueError, match="no exogenous features"):
+        univariate.forecast(rng.normal(size=(2, 5)), 3, X_future=np.zeros((2, 3)))
+
+
+def test_a_classifier_has_no_forecast():
+    assert not hasattr(ElmanClassifier(), "forecast")
+
+
+def test_stateful_forecast_starts_from_the_stream_and_does_not_consume_it():
+    X, y, series = sine_windows()
+    stream = series[:-1, None]  # one step per row, target: the next value
+    reg = ElmanRegressor(
+        stateful=True, hidden_units=8, max_iter=20, random_state=0
+    ).fit(stream[:150], series[1:151])
+    context = reg.context_.copy()
+    from_context = reg.forecast(None, n_steps=5)
+    assert_array_equal(reg.context_, context)
+    assert from_context.shape == (1, 5)
+    stateless = clone(reg).set_params(stateful=False)
+    for name in [n + "_" for n in E.ElmanParams._fields] + [
+        "n_outputs_",
+        "n_features_in_",
+        "_y_ndim",
+    ]:
+        setattr(stateless, name, getattr(reg, name))
+    stateless._fitted_ndim = 2
+    # Forecasting from context_ equals forecasting from the whole stream read.
+    assert_allclose(
+        from_context[0], stateless.forecast(series[None, :150], 5)[0], rtol=1e-10
+    )
+    # Given rows, the forecast continues the stream from context_ through them.
+    more = reg.forecast(stream[150:160], n_steps=3)
+    assert_allclose(more[0], stateless.forecast(series[None, :160], 3)[0], rtol=1e-10)
+    assert_array_equal(reg.context_, context)
+    with pytest.raises(ValueError, match="window needs the history"):
+        reg.forecast(None, 3, window=5)
+    with pytest.raises(ValueError, match="stateless model has no history"):
+        stateless.forecast(None, 3)
