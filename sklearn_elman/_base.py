@@ -77,8 +77,10 @@ _PARAMETERS_DOC = """\
         Sequences (rows) per mini-batch of the stochastic solvers;
         ``'auto'`` means ``min(200, n_samples)``. With ``stateful=True`` a
         mini-batch is ``batch_size`` consecutive rows of the stream, and gradients
-        do not flow back across mini-batches (the context's value does). Unused by
-        'lbfgs'.
+        do not flow back across mini-batches (the context's value does); there
+        ``'auto'`` cuts the stream into the fewest batches of at most 200 rows,
+        of equal size (240 rows: two of 120), so that no short batch is left at
+        the end. Unused by 'lbfgs'.
 
     learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
         Step-size schedule of 'sgd', as in
@@ -181,6 +183,15 @@ _PARAMETERS_DOC = """\
         carries over from one call of ``fit``, ``partial_fit``, ``predict`` or
         ``predict_proba`` to the next (``fit`` without ``warm_start`` starts a new
         stream), and :meth:`reset_context` starts a new stream.
+
+    warm_up_steps : int, default=0
+        Only with ``stateful=True``: the number of real steps at the start of the
+        stream passed to :meth:`fit` whose targets are not learnt, because the
+        context there is still close to its zero start and would pull the loss.
+        The rows that end within these steps are read (they build the context)
+        at the start of the first mini-batch but carry no loss. Ignored by
+        :meth:`partial_fit`, which continues a stream; with ``stateful=False``
+        it must be 0.
 
     blas_threads : int or None, default=1
         Maximum number of BLAS threads while the estimator computes (in ``fit``,
@@ -349,6 +360,7 @@ class BaseElman(BaseEstimator):
         "bptt_steps": [Interval(Integral, 1, None, closed="left"), None],
         "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
         "stateful": ["boolean"],
+        "warm_up_steps": [Interval(Integral, 0, None, closed="left")],
         "blas_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
 
@@ -381,6 +393,7 @@ class BaseElman(BaseEstimator):
         bptt_steps=None,
         max_grad_norm=5.0,
         stateful=False,
+        warm_up_steps=0,
         blas_threads=1,
     ):
         self.hidden_units = hidden_units
@@ -410,6 +423,7 @@ class BaseElman(BaseEstimator):
         self.bptt_steps = bptt_steps
         self.max_grad_norm = max_grad_norm
         self.stateful = stateful
+        self.warm_up_steps = warm_up_steps
         self.blas_threads = blas_threads
 
     def __sklearn_tags__(self):
@@ -683,7 +697,9 @@ class BaseElman(BaseEstimator):
         shapes = _elman.shapes_of(params)
         theta = _elman.pack(params, out=np.empty(_elman.n_params(shapes), dtype=dtype))
         self._bind_params(theta, shapes)
-        data = self._rows_mode()(X3, mask, targets, stratify)
+        # The warm-up is where a stream starts from an empty context: in fit.
+        warm_up_steps = 0 if incremental else self.warm_up_steps
+        data = self._rows_mode()(X3, mask, targets, stratify, warm_up_steps)
         if self.solver == "lbfgs":
             self._fit_lbfgs(theta, shapes, data)
         else:
@@ -757,10 +773,11 @@ class BaseElman(BaseEstimator):
             train, validation = data, None
 
         n_samples = train.n_rows
-        if self.batch_size != "auto" and self.batch_size > n_samples:
+        if self.batch_size != "auto" and self.batch_size > train.n_targets:
             warnings.warn(
-                f"batch_size={self.batch_size} is larger than the {n_samples} "
-                "training sequences; using batches of all of them."
+                f"batch_size={self.batch_size} is larger than the "
+                f"{train.n_targets} training sequences; using batches of all of "
+                "them."
             )
         batch_size = train.batch_size(self.batch_size)
         loss_options = self._loss_options()
@@ -779,11 +796,11 @@ class BaseElman(BaseEstimator):
                     )
                     clip_grad_norm(grad, self.max_grad_norm)
                     optimizer.update_params(theta, grad)
-                    accumulated_loss += batch_loss * _n_rows(rows)
+                    accumulated_loss += batch_loss * train.targets_in(rows)
 
                 self.n_iter_ += 1
                 self.t_ += n_samples
-                self.loss_ = accumulated_loss / n_samples
+                self.loss_ = accumulated_loss / train.n_targets
                 self.loss_curve_.append(self.loss_)
                 message = f"Epoch {self.n_iter_}, loss = {self.loss_:.8f}"
 
@@ -872,13 +889,6 @@ class BaseElman(BaseEstimator):
         self.loss_curve_.extend(curve)
         self.best_loss_ = min(curve) if curve else loss
         self._keep_context(data.context_after(params, context, self.activation))
-
-
-def _n_rows(rows):
-    """Number of rows a batch selection (a slice or an index array) holds."""
-    if isinstance(rows, slice):
-        return rows.stop - rows.start
-    return len(rows)
 
 
 def _copy_mutable(value):

@@ -49,17 +49,28 @@ class SequenceRows:
         Target of each row, in the form the head's loss takes.
     stratify : ndarray of shape (n_rows,) or None, default=None
         Labels that a validation split keeps in proportion (classification).
+    warm_up_steps : int, default=0
+        Must be 0: every row has its target at its end, after its whole
+        sequence, so there is no warm-up to skip.
     """
 
     #: Whether rows continue each other's context (and so keep their order).
     stateful = False
 
-    def __init__(self, X3, mask, targets, stratify=None):
+    def __init__(self, X3, mask, targets, stratify=None, warm_up_steps=0):
+        if warm_up_steps:
+            raise ValueError(
+                f"warm_up_steps={warm_up_steps} only applies with stateful=True, "
+                "where the first steps of a stream are read from an empty context. "
+                "Independent sequences have their only target at their end; set "
+                "warm_up_steps=0."
+            )
         self.X3 = X3
         self.mask = mask
         self.targets = targets
         self.stratify = stratify
         self.n_rows = X3.shape[0]
+        self.n_targets = self.n_rows
         self.lengths = sequence_lengths(X3, mask)
 
     def subset(self, rows):
@@ -99,6 +110,12 @@ class SequenceRows:
         order = random_state.permutation(self.n_rows) if shuffle else None
         for batch in gen_batches(self.n_rows, batch_size):
             yield batch if order is None else order[batch]
+
+    def targets_in(self, rows):
+        """Number of rows of a batch that carry a target: all of them."""
+        if isinstance(rows, slice):
+            return rows.stop - rows.start
+        return len(rows)
 
     def loss_and_gradient(self, params, rows, context, grad_out, **options):
         """Loss of the sequences ``rows``; the gradient is written to ``grad_out``.
@@ -194,28 +211,44 @@ class StreamRows:
         Target at the end of each row, in the form the head's loss takes.
     stratify : ignored
         A stream is split at its tail, never at random.
+    warm_up_steps : int, default=0
+        The rows that end within the first ``warm_up_steps`` real steps of the
+        stream carry no loss: their context is still close to its zero start.
+        They are read at the start of the first mini-batch.
     """
 
     stateful = True
 
-    def __init__(self, X3, mask, targets, stratify=None):
+    def __init__(self, X3, mask, targets, stratify=None, warm_up_steps=0):
         self.X3 = X3
         self.mask = mask
         self.targets = targets
+        self.warm_up_steps = warm_up_steps
         self.n_rows = X3.shape[0]
         self.steps, self.row_ends = compact_stream(X3, mask)
+        # Rows whose last step falls within the warm-up.
+        self.n_warm_up_rows = int(np.searchsorted(self.row_ends, warm_up_steps))
+        self.n_targets = self.n_rows - self.n_warm_up_rows
+        if self.n_targets == 0:
+            raise ValueError(
+                f"warm_up_steps={warm_up_steps} covers the whole stream of "
+                f"{len(self.steps)} steps ({self.n_rows} rows): no row is left to "
+                "learn from. Use fewer warm-up steps or a longer stream."
+            )
         # Targets and weights of the whole stream, built once: a mini-batch of
         # rows slices them, with a target only at the last step of each row.
         n_steps = len(self.steps)
         self.step_targets = np.zeros((1, n_steps, targets.shape[1]), targets.dtype)
         self.step_targets[0, self.row_ends] = targets
         self.step_weights = np.zeros((1, n_steps), dtype=targets.dtype)
-        self.step_weights[0, self.row_ends] = 1
+        self.step_weights[0, self.row_ends[self.n_warm_up_rows :]] = 1
 
-    def subset(self, rows):
+    def subset(self, rows, warm_up_steps=0):
         """The same mode over the given (consecutive) rows."""
         mask = None if self.mask is None else self.mask[rows]
-        return type(self)(self.X3[rows], mask, self.targets[rows])
+        return type(self)(
+            self.X3[rows], mask, self.targets[rows], warm_up_steps=warm_up_steps
+        )
 
     def split(self, validation_fraction, random_state):
         """Hold out the tail of the stream for validation.
@@ -227,17 +260,34 @@ class StreamRows:
         """
         n_validation = _validation_size(validation_fraction, self.n_rows)
         cut = self.n_rows - n_validation
-        return self.subset(slice(0, cut)), self.subset(slice(cut, None))
+        train = self.subset(slice(0, cut), self.warm_up_steps)
+        return train, self.subset(slice(cut, None))
 
     def batch_size(self, batch_size):
-        """Rows per mini-batch: ``'auto'`` is ``min(200, n_rows)``."""
+        """Rows with a target per mini-batch.
+
+        ``'auto'`` splits the stream into the fewest batches of at most 200
+        rows, all of (nearly) equal size, so that no short ragged batch is left
+        at the end: 240 rows make two batches of 120, not 200 and 40.
+        """
         if batch_size == "auto":
-            return min(200, self.n_rows)
-        return int(np.clip(batch_size, 1, self.n_rows))
+            n_batches = -(-self.n_targets // 200)
+            return -(-self.n_targets // n_batches)
+        return int(np.clip(batch_size, 1, self.n_targets))
 
     def batches(self, batch_size, shuffle, random_state):
-        """Yield consecutive runs of rows; a stream is never shuffled."""
-        yield from gen_batches(self.n_rows, batch_size)
+        """Yield consecutive runs of rows; a stream is never shuffled.
+
+        The warm-up rows, which carry no target, open the first batch.
+        """
+        warm_up = self.n_warm_up_rows
+        for batch in gen_batches(self.n_targets, batch_size):
+            start = 0 if batch.start == 0 else batch.start + warm_up
+            yield slice(start, batch.stop + warm_up)
+
+    def targets_in(self, rows):
+        """Number of rows of a batch that carry a target (not in the warm-up)."""
+        return rows.stop - max(rows.start, self.n_warm_up_rows)
 
     def loss_and_gradient(self, params, rows, context, grad_out, **options):
         """Loss of the consecutive rows ``rows`` read from ``context``.

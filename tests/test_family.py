@@ -5,10 +5,12 @@ import copy
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from sklearn_elman import ElmanClassifier, ElmanRegressor
 from sklearn_elman import _elman as E
+from sklearn_elman._data import StreamRows
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -112,3 +114,84 @@ def test_grid_search_tunes_a_regressor():
     ).fit(X, y)
     assert set(search.best_params_) == {"hidden_units", "alpha"}
     assert len(search.cv_results_["mean_test_score"]) == 4
+
+
+# ----------------------------------------------------------------------------------
+# Streams: even mini-batches and a warm-up prefix
+# ----------------------------------------------------------------------------------
+
+
+def stream_data(n_rows=240, seed=0):
+    rng = np.random.RandomState(seed)
+    series = np.sin(np.arange(n_rows + 1) / 3.0) + rng.normal(
+        scale=0.1, size=n_rows + 1
+    )
+    return series[:-1, None], series[1:]
+
+
+def test_auto_batches_of_a_stream_leave_no_short_tail():
+    X, y = stream_data(240)
+    data = StreamRows(X[:, None, :], None, y[:, None])
+    size = data.batch_size("auto")
+    batches = list(data.batches(size, shuffle=True, random_state=None))
+    assert [b.stop - b.start for b in batches] == [120, 120]
+    short = StreamRows(X[:150, None, :], None, y[:150, None])
+    assert short.batch_size("auto") == 150  # a short stream is one batch
+    X_long, y_long = stream_data(401)
+    long = StreamRows(X_long[:, None, :], None, y_long[:, None])
+    assert long.batch_size("auto") == 134  # 134, 134, 133 rather than 200, 200, 1
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_auto_batch_size_of_a_stream_is_the_even_split(solver):
+    X, y = stream_data(240)
+    common = {"stateful": True, "solver": solver, "max_iter": 3, "random_state": 0}
+    auto = ElmanRegressor(**common).fit(X, y)
+    halves = ElmanRegressor(batch_size=120, **common).fit(X, y)
+    assert auto.loss_curve_ == halves.loss_curve_
+    assert_array_equal(auto.context_weights_, halves.context_weights_)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_warm_up_steps_carry_no_loss(solver):
+    X, y = stream_data(120)
+    common = {"stateful": True, "solver": solver, "max_iter": 5, "random_state": 0}
+    changed = y.copy()
+    changed[:10] = 100.0  # targets of the first 10 steps
+    warm = ElmanRegressor(warm_up_steps=10, **common)
+    assert_array_equal(
+        warm.fit(X, y).output_weights_,
+        clone_fit(warm, X, changed).output_weights_,
+    )
+    cold = ElmanRegressor(**common)
+    assert not np.allclose(
+        cold.fit(X, y).output_weights_, clone_fit(cold, X, changed).output_weights_
+    )
+    # The warm-up rows are still read: they build the context of the next rows.
+    assert warm.t_ == 120 * warm.n_iter_
+
+
+def test_warm_up_loss_is_the_mean_over_the_rows_after_it():
+    X, y = stream_data(60)
+    model = ElmanRegressor(
+        stateful=True, solver="lbfgs", alpha=0.0, max_iter=3, warm_up_steps=20
+    ).fit(X, y)
+    model.reset_context()
+    residual = model.predict(X) - y
+    assert model.loss_ == pytest.approx(0.5 * np.mean(residual[20:] ** 2))
+
+
+def test_warm_up_counts_steps_not_rows_and_is_checked():
+    X, y = stream_data(60)
+    chunks = X.reshape(20, 3, 1)  # rows of 3 steps
+    data = StreamRows(chunks, None, y[2::3, None], warm_up_steps=7)
+    assert data.n_warm_up_rows == 2  # rows ending at steps 2 and 5; 8 is past it
+    assert [b.start for b in data.batches(5, False, None)] == [0, 7, 12, 17]
+    with pytest.raises(ValueError, match="covers the whole stream"):
+        ElmanRegressor(stateful=True, warm_up_steps=60).fit(X, y)
+    with pytest.raises(ValueError, match="only applies with stateful=True"):
+        ElmanRegressor(warm_up_steps=3).fit(X.reshape(6, 10), y[:6])
+
+
+def clone_fit(estimator, X, y):
+    return clone(estimator).fit(X, y)
