@@ -63,6 +63,17 @@ _PARAMETERS_DOC = """\
         Activation of the hidden units. 'logistic' gives the sigmoid units of
         Elman's original network.
 
+    readout : {'last', 'mean', 'max'}, default='last'
+        What the output layer reads: the hidden state after the last real step
+        (Elman's network), or the mean or the element-wise max of the hidden
+        states over the real steps (padding excluded). 'last' suits classes
+        decided by order or by the time something happens; 'mean' and 'max' suit
+        classes that live in statistics over the whole sequence (a kind of
+        motion, a motif anywhere). With ``stateful=True`` they pool over the steps
+        of each row. With ``bptt_steps``, every state that 'mean' or 'max' reads
+        counts as an output at its own step: its gradient flows back at most
+        ``bptt_steps`` steps from there.
+
     solver : {'adam', 'sgd', 'lbfgs'}, default='adam'
         Optimizer. 'adam' and 'sgd' train on mini-batches of whole sequences and
         support :meth:`partial_fit`; 'lbfgs' is a full-batch quasi-Newton method
@@ -329,6 +340,7 @@ class BaseElman(BaseEstimator):
     _parameter_constraints: dict = {
         "hidden_units": [Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(_elman.ACTIVATIONS))],
+        "readout": [StrOptions(set(_elman.READOUTS))],
         "solver": [StrOptions({"adam", "sgd", "lbfgs"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
@@ -368,6 +380,7 @@ class BaseElman(BaseEstimator):
         self,
         hidden_units=32,
         activation="tanh",
+        readout="last",
         solver="adam",
         alpha=1e-4,
         batch_size="auto",
@@ -398,6 +411,7 @@ class BaseElman(BaseEstimator):
     ):
         self.hidden_units = hidden_units
         self.activation = activation
+        self.readout = readout
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
@@ -634,7 +648,13 @@ class BaseElman(BaseEstimator):
         X3 = X3.astype(params.input_weights.dtype, copy=False)
         with computation_settings(self.blas_threads):
             outputs, context = self._rows_mode().predict(
-                params, X3, mask, self._context(params), self.activation, self._head
+                params,
+                X3,
+                mask,
+                self._context(params),
+                self.activation,
+                self._head,
+                self.readout,
             )
         self._keep_context(context)
         return outputs
@@ -737,6 +757,7 @@ class BaseElman(BaseEstimator):
             "alpha": self.alpha,
             "bptt_steps": self.bptt_steps,
             "head": self._head,
+            "kind": self.readout,
         }
 
     def _make_optimizer(self, theta):
@@ -806,7 +827,7 @@ class BaseElman(BaseEstimator):
 
                 if early_stopping:
                     outputs, context = validation.predict_self(
-                        params, context, self.activation, self._head
+                        params, context, self.activation, self._head, self.readout
                     )
                     score = self._validation_score(outputs, validation.targets)
                     self.validation_scores_.append(score)

@@ -140,16 +140,16 @@ class SequenceRows:
         )
         return loss, None
 
-    def predict_self(self, params, context, activation, head):
+    def predict_self(self, params, context, activation, head, kind):
         """Outputs for the training rows (validation); returns (outputs, context)."""
-        return self.predict(params, self.X3, self.mask, context, activation, head)
+        return self.predict(params, self.X3, self.mask, context, activation, head, kind)
 
     def context_after(self, params, context, activation):
         """The context the rows leave: None, since every row starts afresh."""
         return None
 
     @classmethod
-    def predict(cls, params, X3, mask, context, activation, head):
+    def predict(cls, params, X3, mask, context, activation, head, kind="last"):
         """Outputs of each sequence, computed in chunks of rows to bound memory.
 
         Returns
@@ -168,7 +168,13 @@ class SequenceRows:
             n_real = int(lengths[rows].max())
             chunk_mask = None if mask is None else mask[rows, :n_real]
             outputs[rows], _ = _elman.forward(
-                params, X3[rows, :n_real], chunk_mask, None, activation, head=head
+                params,
+                X3[rows, :n_real],
+                chunk_mask,
+                None,
+                activation,
+                head=head,
+                kind=kind,
             )
         return outputs, None
 
@@ -242,6 +248,8 @@ class StreamRows:
         self.step_targets[0, self.row_ends] = targets
         self.step_weights = np.zeros((1, n_steps), dtype=targets.dtype)
         self.step_weights[0, self.row_ends[self.n_warm_up_rows :]] = 1
+        # Pooled readouts ('mean', 'max') restart at the first step of each row.
+        self.step_starts = _row_starts(self.row_ends, n_steps)[None]
 
     def subset(self, rows, warm_up_steps=0):
         """The same mode over the given (consecutive) rows."""
@@ -309,13 +317,14 @@ class StreamRows:
             per_step=True,
             sample_weight=self.step_weights[:, start:stop],
             out=grad_out,
+            starts=self.step_starts[:, start:stop],
             **options,
         )
         return loss, final[0]
 
-    def predict_self(self, params, context, activation, head):
+    def predict_self(self, params, context, activation, head, kind):
         """Outputs for the training rows (validation); returns (outputs, context)."""
-        return self.predict(params, self.X3, self.mask, context, activation, head)
+        return self.predict(params, self.X3, self.mask, context, activation, head, kind)
 
     def context_after(self, params, context, activation):
         """The state after reading every row from ``context``."""
@@ -348,8 +357,10 @@ class StreamRows:
         return context
 
     @classmethod
-    def predict(cls, params, X3, mask, context, activation, head):
+    def predict(cls, params, X3, mask, context, activation, head, kind="last"):
         """Outputs at the end of each row, continuing the stream from ``context``.
+
+        A pooled readout ('mean', 'max') reads the steps of its own row.
 
         Returns
         -------
@@ -358,11 +369,13 @@ class StreamRows:
         context : ndarray of shape (n_hidden,)
             The state after the last row.
         """
-        _, row_ends = compact_stream(X3, mask)
+        steps, row_ends = compact_stream(X3, mask)
         hidden_at_ends = np.empty((len(row_ends), len(context)), dtype=X3.dtype)
+        starts = _row_starts(row_ends, len(steps))[None]
 
         def keep_row_ends(rows, start, trace):
-            states = _elman.readout(trace, per_step=True)
+            chunk_starts = starts[:, start : start + trace.hidden.shape[0] - 1]
+            states = _elman.readout(trace, True, kind, chunk_starts)
             hidden_at_ends[rows] = states[row_ends[rows] - start, 0]
 
         context = cls._run(params, X3, mask, context, activation, keep_row_ends)
@@ -391,6 +404,14 @@ class StreamRows:
 
         context = cls._run(params, X3, mask, context, activation, keep_all)
         return states, context
+
+
+def _row_starts(row_ends, n_steps):
+    """Mask of the first step of each row in a compacted stream."""
+    starts = np.zeros(n_steps, dtype=bool)
+    starts[0] = True
+    starts[row_ends[:-1] + 1] = True
+    return starts
 
 
 def _validation_size(validation_fraction, n_rows):

@@ -587,7 +587,18 @@ def run_hidden(
     return Trace(steps=U, n_hidden=n_hidden, lengths=lengths)
 
 
-def readout(trace: Trace, per_step: bool = False) -> np.ndarray:
+#: How the output layer reads the hidden states of a sequence (or of a segment of
+#: a stream): the state after the last real step (Elman's), or the mean or the
+#: element-wise max over the real steps.
+READOUTS = ("last", "mean", "max")
+
+
+def readout(
+    trace: Trace,
+    per_step: bool = False,
+    kind: str = "last",
+    starts: np.ndarray | None = None,
+) -> np.ndarray:
     """The hidden states the output layer reads.
 
     Parameters
@@ -595,16 +606,105 @@ def readout(trace: Trace, per_step: bool = False) -> np.ndarray:
     trace : Trace
         Result of :func:`run_hidden`.
     per_step : bool, default=False
-        If False, the state after each sequence's last real step; if True, the
-        state after every step, time-major.
+        If False, one readout per sequence, over all its real steps; if True,
+        one readout at every step, over the real steps of its segment so far.
+    kind : {'last', 'mean', 'max'}, default='last'
+        'last' reads the state after the last real step; 'mean' and 'max' the
+        mean and the element-wise max of the states over the real steps (padding
+        excluded; the initial context is not a step).
+    starts : ndarray of bool of shape (n_sequences, n_steps), default=None
+        Per-step readouts only: True at the steps that begin a new segment, over
+        which 'mean' and 'max' restart (the rows of a stream). Step 0 always
+        begins one; None means one segment per sequence.
 
     Returns
     -------
-    H : ndarray of shape (n_sequences, n_hidden) or (n_steps, n_sequences, n_hidden)
-        Views into ``trace``. In per-step mode the states at padded steps repeat
-        the state of the last real step.
+    R : ndarray of shape (n_sequences, n_hidden) or (n_steps, n_sequences, n_hidden)
+        Readout states, time-major in per-step mode, where padded steps repeat
+        the readout of the last real step. For 'last', views into ``trace``.
     """
-    return trace.hidden[1:] if per_step else trace.last_hidden()
+    if kind == "last":
+        return trace.hidden[1:] if per_step else trace.last_hidden()
+    R, _ = _pool(trace, kind, starts)
+    if per_step:
+        return R
+    return R[trace.lengths - 1, np.arange(len(trace.lengths))]
+
+
+def _segment_starts(trace, starts):
+    """Time-major (n_steps, n_sequences) mask of the steps that begin a segment."""
+    n_steps, n_seq = trace.hidden.shape[0] - 1, trace.hidden.shape[1]
+    begins = np.zeros((n_steps, n_seq), dtype=bool)
+    if starts is not None:
+        begins |= starts.T
+    begins[:1] = True
+    return begins
+
+
+def _pool(trace, kind, starts):
+    """Running mean or max of the states over each segment's real steps.
+
+    Returns the readout at every step, time-major (n_steps, n_sequences,
+    n_hidden), and what the backward pass needs: the number of real steps
+    averaged (n_steps, n_sequences, 1) for 'mean', the step each maximum was
+    taken at (n_steps, n_sequences, n_hidden) for 'max'.
+    """
+    H = trace.hidden[1:]
+    n_steps, n_seq, n_hidden = H.shape
+    real = (np.arange(n_steps)[:, None] < trace.lengths[None, :]).astype(H.dtype)
+    begins = _segment_starts(trace, starts)
+    R = np.empty_like(H)
+    if kind == "mean":
+        total = np.zeros((n_seq, n_hidden), dtype=H.dtype)
+        count = np.zeros((n_seq, 1), dtype=H.dtype)
+        counts = np.empty((n_steps, n_seq, 1), dtype=H.dtype)
+        for t in range(n_steps):
+            total[begins[t]] = 0
+            count[begins[t]] = 0
+            total += H[t] * real[t, :, None]
+            count += real[t, :, None]
+            np.divide(total, count, out=R[t])
+            counts[t] = count
+        return R, counts
+    best = np.full((n_seq, n_hidden), -np.inf, dtype=H.dtype)
+    at = np.zeros((n_seq, n_hidden), dtype=np.intp)
+    argmax = np.empty((n_steps, n_seq, n_hidden), dtype=np.intp)
+    for t in range(n_steps):
+        best[begins[t]] = -np.inf
+        # Ties keep the earliest step, padded steps never win.
+        take = (H[t] > best) & (real[t, :, None] > 0)
+        np.copyto(best, H[t], where=take)
+        np.copyto(at, t, where=take)
+        R[t] = best
+        argmax[t] = at
+    return R, argmax
+
+
+def _unpool(dR, kind, aux, trace, starts):
+    """Gradient reaching every state from the gradient of per-step readouts.
+
+    ``dR`` (n_steps, n_sequences, n_hidden) holds the gradient of each step's
+    readout (zero where a step has no output); the result has the same shape.
+    """
+    n_steps, n_seq, n_hidden = dR.shape
+    dH = np.zeros_like(dR)
+    if kind == "mean":
+        begins = _segment_starts(trace, starts)
+        share = dR / aux
+        carried = np.zeros((n_seq, n_hidden), dtype=dR.dtype)
+        # Each state takes a share of every later readout of its segment. Padded
+        # steps may take some too: the backward pass gives them no gradient.
+        for t in range(n_steps - 1, -1, -1):
+            carried += share[t]
+            dH[t] = carried
+            carried[begins[t]] = 0
+        return dH
+    rows = np.arange(n_seq)[:, None]
+    units = np.arange(n_hidden)[None, :]
+    for t in range(n_steps):
+        if dR[t].any():
+            np.add.at(dH, (aux[t], rows, units), dR[t])
+    return dH
 
 
 def output_layer(params: ElmanParams, H: np.ndarray) -> np.ndarray:
@@ -635,6 +735,8 @@ def forward(
     activation: str = "tanh",
     per_step: bool = False,
     head: str = "softmax",
+    kind: str = "last",
+    starts: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Outputs and final context of a batch of sequences.
 
@@ -654,6 +756,10 @@ def forward(
         One output per sequence (False) or per step (True).
     head : {'softmax', 'identity'}, default='softmax'
         Output head (see :data:`HEADS`).
+    kind : {'last', 'mean', 'max'}, default='last'
+        Readout (see :func:`readout`).
+    starts : ndarray of bool of shape (n_sequences, n_steps), default=None
+        Segment starts of per-step readouts (see :func:`readout`).
 
     Returns
     -------
@@ -665,7 +771,7 @@ def forward(
         Hidden state after the last real step of each sequence.
     """
     trace = run_hidden(params, X, mask, context, activation)
-    Z = output_layer(params, readout(trace, per_step))
+    Z = output_layer(params, readout(trace, per_step, kind, starts))
     if per_step:
         Z = Z.transpose(1, 0, 2)
     return HEADS[head].output(Z), trace.final_context()
@@ -726,6 +832,8 @@ def loss_and_gradient(
     bptt_steps: int | None = None,
     out: np.ndarray | None = None,
     head: str = "softmax",
+    kind: str = "last",
+    starts: np.ndarray | None = None,
 ) -> tuple[float, ElmanParams, np.ndarray]:
     """Regularised loss and its gradient by backpropagation through time.
 
@@ -764,6 +872,12 @@ def loss_and_gradient(
         Flat buffer for the gradient (layout of :func:`pack`).
     head : {'softmax', 'identity'}, default='softmax'
         Output head and its loss (see :data:`HEADS`).
+    kind : {'last', 'mean', 'max'}, default='last'
+        Readout (see :func:`readout`). For 'mean' and 'max', every state the
+        readout takes in counts as an output at its own step for ``bptt_steps``:
+        its gradient flows back through at most that many steps ending there.
+    starts : ndarray of bool of shape (n_sequences, n_steps), default=None
+        Segment starts of per-step readouts (see :func:`readout`).
 
     Returns
     -------
@@ -780,7 +894,12 @@ def loss_and_gradient(
     n_steps, n_seq, n_hidden = H.shape[0] - 1, H.shape[1], H.shape[2]
 
     Y_flat, weight = _flatten_targets(Y, sample_weight, mask, per_step, n_steps)
-    H_out = readout(trace, per_step)
+    if kind == "last":
+        H_out = readout(trace, per_step)
+    else:
+        pooled, pool_aux = _pool(trace, kind, starts)
+        ends = (trace.lengths - 1, np.arange(n_seq))
+        H_out = pooled if per_step else pooled[ends]
     if per_step:
         H_out = H_out.reshape(n_steps * n_seq, n_hidden)
     Z = output_layer(params, H_out)
@@ -799,7 +918,27 @@ def loss_and_gradient(
     # Gradient reaching the hidden state of each output.
     dH_out = dZ @ params.output_weights.T
 
-    dA = _backward_through_time(params, trace, dH_out, activation, per_step, bptt_steps)
+    if kind == "last":
+        dA = _backward_through_time(
+            params, trace, dH_out, activation, per_step, bptt_steps
+        )
+    else:
+        # A pooled readout reaches many states: spread its gradient over them,
+        # then backpropagate as if each of those states had an output of its own.
+        if per_step:
+            dR = dH_out.reshape(n_steps, n_seq, n_hidden)
+        else:
+            dR = np.zeros((n_steps, n_seq, n_hidden), dtype=dH_out.dtype)
+            dR[ends] = dH_out
+        dH_steps = _unpool(dR, kind, pool_aux, trace, starts)
+        dA = _backward_through_time(
+            params,
+            trace,
+            dH_steps.reshape(n_steps * n_seq, n_hidden),
+            activation,
+            True,
+            bptt_steps,
+        )
     # The gradients of the context weights, input weights and hidden bias at once:
     # a single large GEMM over all steps, after the loop, through the same stacked
     # layout [h_{t-1}, x_t, 1] that the forward pass multiplied.

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from sklearn_elman import _elman
 from sklearn_elman._base import BaseElman, fill_doc, stochastic_solver
 from sklearn_elman._runtime import computation_settings
-from sklearn_elman._sequences import sequence_lengths, to_3d
+from sklearn_elman._sequences import compact_stream, sequence_lengths, to_3d
 
 
 @fill_doc
@@ -200,8 +200,14 @@ class ElmanRegressor(RegressorMixin, BaseElman):
                     "window needs the history as X: with X=None only the context "
                     "of the stream is known, not its last steps."
                 )
+            if self.readout != "last":
+                raise ValueError(
+                    f"readout={self.readout!r} reads the steps of the stream's last "
+                    "row, which context_ alone does not hold: pass the rows to "
+                    "forecast from as X (they continue the stream from context_)."
+                )
             X3 = np.empty((1, 0, n_features), dtype=params.input_weights.dtype)
-            mask = None
+            mask = starts = None
         else:
             # A history may be of any length, 2D rows included: read them as steps.
             X = check_array(
@@ -216,11 +222,14 @@ class ElmanRegressor(RegressorMixin, BaseElman):
             X3, mask = self._validate_X(X, reset=False)
             params = self._fitted_params(X3.dtype)
             X3 = X3.astype(params.input_weights.dtype, copy=False)
+            starts = None
             if self.stateful:
-                # The rows are one stream: read it as one history.
-                X3 = (X3 if mask is None else X3[mask])[None]
-                X3 = X3.reshape(1, -1, n_features)
-                mask = None
+                # The rows are one stream: read it as one history, in which a
+                # pooled readout restarts at every row.
+                steps, row_ends = compact_stream(X3, mask)
+                X3, mask = steps[None], None
+                starts = np.zeros((1, len(steps)), dtype=bool)
+                starts[0, row_ends[:-1] + 1] = True
         future = self._check_future(X_future, X3.shape[0], n_steps, n_features)
         with computation_settings(self.blas_threads):
             predictions = _roll_forward(
@@ -233,6 +242,8 @@ class ElmanRegressor(RegressorMixin, BaseElman):
                 n_targets,
                 self.activation,
                 window,
+                self.readout,
+                starts,
             )
         return predictions[:, :, 0] if n_targets == 1 else predictions
 
@@ -293,9 +304,24 @@ class ElmanRegressor(RegressorMixin, BaseElman):
 
 
 def _roll_forward(
-    params, X3, mask, context, future, n_steps, n_targets, activation, window
+    params,
+    X3,
+    mask,
+    context,
+    future,
+    n_steps,
+    n_targets,
+    activation,
+    window,
+    kind,
+    starts,
 ):
-    """Recursive forecast: (n_sequences, n_steps, n_targets) predictions."""
+    """Recursive forecast: (n_sequences, n_steps, n_targets) predictions.
+
+    ``starts`` is None for independent histories, each pooled whole by a 'mean'
+    or 'max' readout together with its forecast steps; for a stream it marks the
+    first step of each row, and every forecast step is a row of its own.
+    """
     n_seq, _, n_features = X3.shape
     dtype = params.input_weights.dtype
     lengths = sequence_lengths(X3, mask)
@@ -303,8 +329,18 @@ def _roll_forward(
     if window is None:
         trace = _elman.run_hidden(params, X3, mask, context, activation)
         state = trace.final_context()
+        if X3.shape[1] == 0:
+            pooled = state  # a stream forecast from its context alone
+        elif starts is None:
+            pooled = _elman.readout(trace, False, kind)
+        else:
+            pooled = _elman.readout(trace, True, kind, starts)[-1]
+            kind = "last"  # forecast steps are one-step rows of the stream
+        # Running totals let a pooled readout take in each new step in O(1).
+        count = lengths[:, None].astype(dtype)
+        total = pooled * count
         for step in range(n_steps):
-            y_next = _elman.output_layer(params, state)
+            y_next = _elman.output_layer(params, pooled)
             predictions[:, step] = y_next
             if step == n_steps - 1:
                 break
@@ -314,6 +350,14 @@ def _roll_forward(
                 x_next[:, 0, n_targets:] = future[:, step]
             state = _elman.run_hidden(params, x_next, None, state, activation)
             state = state.final_context()
+            if kind == "mean":
+                total += state
+                count += 1
+                pooled = total / count
+            elif kind == "max":
+                pooled = np.maximum(pooled, state)
+            else:
+                pooled = state
         return predictions
 
     # Windowed: history and predictions so far, each row's real steps first.
@@ -329,7 +373,7 @@ def _roll_forward(
         recent = history[rows[:, None], np.minimum(offsets, history.shape[1] - 1)]
         recent[~real] = np.nan
         trace = _elman.run_hidden(params, recent, real, None, activation)
-        y_next = _elman.output_layer(params, _elman.readout(trace))
+        y_next = _elman.output_layer(params, _elman.readout(trace, False, kind))
         predictions[:, step] = y_next
         history[rows, ends, :n_targets] = y_next
         if future is not None:

@@ -28,6 +28,7 @@ from sklearn_elman import _elman as E
 
 ACTIVATIONS = sorted(E.ACTIVATIONS)
 HEADS = sorted(E.HEADS)
+READOUTS = list(E.READOUTS)
 FD_STEP = 1e-5
 FD_RTOL = 1e-6
 FD_ATOL = 1e-8
@@ -48,6 +49,8 @@ def problems(draw, per_step=None):
         "n_hidden": draw(st.integers(1, 5)),
         "n_classes": draw(st.integers(2, 4)),
         "head": draw(st.sampled_from(HEADS)),
+        "readout": draw(st.sampled_from(READOUTS)),
+        "segmented": draw(st.booleans()),
         "activation": draw(st.sampled_from(ACTIVATIONS)),
         "per_step": draw(st.booleans()) if per_step is None else per_step,
         "padded": draw(st.booleans()),
@@ -90,9 +93,32 @@ def build(spec, dtype=np.float64):
     return params, X, mask, Y, weight, context, lengths
 
 
-def analytic(spec, params, X, mask, Y, weight, context, bptt_steps="spec"):
+def segment_starts(spec, lengths, n_steps=None):
+    """Per-step problems with ``segmented``: random segment starts (stream rows).
+
+    They depend on the seed and the real steps only: extra padding (``n_steps``
+    beyond the problem's) adds no start.
+    """
+    if not (spec["per_step"] and spec.get("segmented")):
+        return None
+    rng = np.random.default_rng(spec["seed"] + 1)
+    T = spec["n_steps"]
+    starts = np.zeros((spec["n_seq"], n_steps or T), dtype=bool)
+    starts[:, :T] = rng.random((spec["n_seq"], T)) < 0.4
+    return starts & (np.arange(starts.shape[1])[None, :] < lengths[:, None])
+
+
+def analytic(spec, params, X, mask, Y, weight, context, bptt_steps="spec", rows=None):
+    """``loss_and_gradient`` of a problem (of its sequences ``rows``, if given)."""
     if bptt_steps == "spec":
         bptt_steps = spec["bptt_steps"]
+    if mask is None:
+        starts = None  # (only per-sequence problems pass no mask)
+    elif rows is None:
+        starts = segment_starts(spec, mask.sum(axis=1), X.shape[1])
+    else:
+        full = segment_starts(spec, np.full(spec["n_seq"], X.shape[1]), X.shape[1])
+        starts = None if full is None else full[rows] & mask
     return E.loss_and_gradient(
         params,
         X,
@@ -105,6 +131,8 @@ def analytic(spec, params, X, mask, Y, weight, context, bptt_steps="spec"):
         alpha=spec["alpha"],
         bptt_steps=bptt_steps,
         head=spec["head"],
+        kind=spec.get("readout", "last"),
+        starts=starts,
     )
 
 
@@ -118,30 +146,46 @@ def head_loss(head, Z, target):
 def windowed_loss(spec, params, entry_params, X, lengths, Y, weight, context):
     """The loss whose exact gradient truncated BPTT computes, output by output.
 
-    For the output at step ``t`` of sequence ``i`` the network is re-run over the
-    window of the last ``bptt_steps`` real steps ending at ``t``, starting from the
-    hidden state that ``entry_params`` (held fixed) gives before the window.
-    Without truncation the window is the whole prefix and this is the plain loss.
+    The state after step ``s`` of sequence ``i`` is re-run over the window of the
+    last ``bptt_steps`` real steps ending at ``s``, starting from the hidden state
+    that ``entry_params`` (held fixed) gives before the window. The output at step
+    ``t`` reads such states: the one at ``t`` ('last'), or the mean or max of those
+    of its segment up to ``t``. Without truncation the windows are whole prefixes
+    and this is the plain loss.
     """
     k = spec["bptt_steps"]
+    kind = spec.get("readout", "last")
     n, T, _ = X.shape
     mask = np.arange(T)[None, :] < lengths[:, None]
+    starts = segment_starts(spec, lengths)
     entry_states = E.run_hidden(
         entry_params, X, mask, context, spec["activation"]
     ).hidden
+
+    def state(i, s):
+        start = 0 if k is None else max(0, s - k + 1)
+        trace = E.run_hidden(
+            params,
+            X[i : i + 1, start : s + 1],
+            context=entry_states[start, i][None],
+            activation=spec["activation"],
+        )
+        return trace.hidden[-1, 0]
+
     total = 0.0
     weight_sum = 0.0
     for i in range(n):
         out_steps = range(lengths[i]) if spec["per_step"] else [lengths[i] - 1]
         for t in out_steps:
-            start = 0 if k is None else max(0, t - k + 1)
-            trace = E.run_hidden(
-                params,
-                X[i : i + 1, start : t + 1],
-                context=entry_states[start, i][None],
-                activation=spec["activation"],
-            )
-            Z = trace.hidden[-1, 0] @ params.output_weights + params.output_bias
+            first = 0
+            if starts is not None:
+                first = max(s for s in range(t + 1) if s == 0 or starts[i, s])
+            if kind == "last":
+                r = state(i, t)
+            else:
+                states = np.array([state(i, s) for s in range(first, t + 1)])
+                r = states.mean(axis=0) if kind == "mean" else states.max(axis=0)
+            Z = r @ params.output_weights + params.output_bias
             if spec["per_step"]:
                 target, w = Y[i, t], 1.0 if weight is None else weight[i, t]
             else:
@@ -279,7 +323,14 @@ def test_batch_equals_sequences_one_by_one(spec):
         assert_allclose(p_i[0], proba[i], rtol=1e-12, atol=1e-14)
         assert_allclose(f_i[0], final[i], rtol=1e-12)
         l_i, g_i, _ = analytic(
-            spec, params, X[i : i + 1], mask[i : i + 1], Y[i : i + 1], None, c
+            spec,
+            params,
+            X[i : i + 1],
+            mask[i : i + 1],
+            Y[i : i + 1],
+            None,
+            c,
+            rows=slice(i, i + 1),
         )
         n_outputs = mask[i].sum() if per_step else 1
         losses.append(l_i * n_outputs)
@@ -317,9 +368,9 @@ def test_unpack_returns_views_and_checks_size():
 @given(problems(per_step=False))
 def test_per_step_output_at_last_real_step_equals_per_sequence_output(spec):
     params, X, mask, _, _, context, lengths = build(spec)
-    act = spec["activation"]
-    per_sequence, _ = E.forward(params, X, mask, context, act, per_step=False)
-    per_step, _ = E.forward(params, X, mask, context, act, per_step=True)
+    act, kind = spec["activation"], spec["readout"]
+    per_sequence, _ = E.forward(params, X, mask, context, act, False, kind=kind)
+    per_step, _ = E.forward(params, X, mask, context, act, True, kind=kind)
     assert per_step.shape == X.shape[:2] + (spec["n_classes"],)
     assert_allclose(per_step[np.arange(len(X)), lengths - 1], per_sequence, rtol=1e-13)
 
@@ -327,7 +378,7 @@ def test_per_step_output_at_last_real_step_equals_per_sequence_output(spec):
 @given(problems(per_step=False))
 def test_truncation_one_equals_gradient_with_context_held_constant(spec):
     """bptt_steps=1 is one step from the previous hidden state taken as an input."""
-    spec = {**spec, "bptt_steps": 1}
+    spec = {**spec, "bptt_steps": 1, "readout": "last"}
     params, X, mask, Y, weight, context, lengths = build(spec)
     _, grad, _ = analytic(spec, params, X, mask, Y, weight, context)
     states = E.run_hidden(params, X, mask, context, spec["activation"]).hidden

@@ -195,3 +195,50 @@ def test_warm_up_counts_steps_not_rows_and_is_checked():
 
 def clone_fit(estimator, X, y):
     return clone(estimator).fit(X, y)
+
+
+# ----------------------------------------------------------------------------------
+# Readouts
+# ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("readout", ["mean", "max"])
+def test_pooled_readout_reads_the_real_states(Estimator, readout):
+    model, X = fitted(Estimator, readout=readout, hidden_units=5)
+    states = model.hidden_states(X)
+    pool = np.nanmean if readout == "mean" else np.nanmax
+    pooled = pool(states, axis=1)  # NaN at padded steps: excluded
+    logits = E.output_layer(model._fitted_params(), pooled)
+    expected = outputs_of(model, X)
+    head = E.HEADS[model._head].output(logits)
+    assert_allclose(head.reshape(expected.shape), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("readout", ["mean", "max"])
+def test_stream_readout_pools_over_each_row(readout):
+    model, X = fitted(ElmanRegressor, readout=readout, stateful=True)
+    model.reset_context()
+    states = model.hidden_states(X[:6])
+    model.reset_context()
+    predicted = model.predict(X[:6])
+    pool = np.nanmean if readout == "mean" else np.nanmax
+    expected = E.output_layer(model._fitted_params(), pool(states, axis=1))
+    assert_allclose(predicted, expected[:, 0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("readout", ["mean", "max"])
+def test_forecast_with_a_pooled_readout_pools_history_and_forecasts(readout):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(50, 8))
+    reg = ElmanRegressor(readout=readout, max_iter=5, random_state=0)
+    reg.fit(X, X[:, -1] * 0.5)
+    history = X[:3, :5]
+    forecast = reg.forecast(history, n_steps=4)
+    extended = history.copy()
+    for step in range(4):
+        value = reg.predict(extended[:, :, None])
+        assert_allclose(forecast[:, step], value, rtol=1e-10, atol=1e-12)
+        extended = np.c_[extended, value]
+    windowed = reg.forecast(history, n_steps=2, window=3)
+    assert_allclose(windowed[:, 0], reg.predict(history[:, -3:, None]), rtol=1e-12)
