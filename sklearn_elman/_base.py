@@ -29,7 +29,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    check_random_state,
+    validate_data,
+)
 
 from sklearn_elman import _elman
 from sklearn_elman._data import SequenceRows, StreamRows
@@ -282,6 +287,17 @@ _PARTIAL_FIT_DOC = """\
         A call that raises leaves the estimator exactly as it was."""
 
 
+_SAMPLE_WEIGHT_DOC = """\
+        sample_weight : array-like of shape (n_sequences,), default=None
+            Weight of each row's loss; all ones if None. The loss is the
+            weighted mean over the rows (normalised by the sum of the weights),
+            so integer weights act as repeated rows. Rows of weight zero are
+            left out of training (in stream mode they are read, to carry the
+            context on, but carry no loss). With ``early_stopping`` the weights
+            follow their rows into the validation split, whose score they
+            weigh. At least one weight must be positive."""
+
+
 def fill_doc(obj):
     """Fill the shared parts of a docstring: ``{X}``, ``{parameters}``, ...
 
@@ -308,6 +324,7 @@ def fill_doc(obj):
         ("    {attributes}", _ATTRIBUTES_DOC),
         ("    {recurrence}", _RECURRENCE_DOC),
         ("        {partial_fit}", _PARTIAL_FIT_DOC),
+        ("        {sample_weight}", _SAMPLE_WEIGHT_DOC),
     ):
         doc = doc.replace(key, text)
     obj.__doc__ = doc
@@ -457,7 +474,7 @@ class BaseElman(BaseEstimator):
         """Number of output units the fitted targets need."""
         raise NotImplementedError
 
-    def _validation_score(self, outputs, targets):
+    def _validation_score(self, outputs, targets, weights):
         """Score of outputs against encoded targets (higher is better)."""
         raise NotImplementedError
 
@@ -465,13 +482,27 @@ class BaseElman(BaseEstimator):
         """Whether a ``partial_fit`` call on a fitted estimator starts anew."""
         return False
 
+    def _row_weights(self, y, X3, sample_weight, incremental):
+        """The weight of each row's loss: ``sample_weight`` checked, or None."""
+        if sample_weight is None:
+            return None
+        sample_weight = _check_sample_weight(
+            sample_weight, X3, dtype=np.float64, ensure_non_negative=True
+        )
+        if not sample_weight.sum() > 0:
+            raise ValueError(
+                "sample_weight sums to zero: every row would be ignored. Give at "
+                "least one row a positive weight."
+            )
+        return sample_weight
+
     # ----------------------------------------------------------------------------
     # Shared public API
     # ----------------------------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=True)
     @fill_doc
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train the network on sequences ``X`` with targets ``y``.
 
         Parameters
@@ -485,12 +516,14 @@ class BaseElman(BaseEstimator):
             ``stateful=True``): a class label for a classifier, one value or a
             row of values for a regressor.
 
+        {sample_weight}
+
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     def reset_context(self):
         """Start a new stream: set the context back to zeros.
@@ -663,7 +696,7 @@ class BaseElman(BaseEstimator):
     # Training
     # ----------------------------------------------------------------------------
 
-    def _fit(self, X, y, incremental, **target_options):
+    def _fit(self, X, y, incremental, sample_weight=None, **target_options):
         fitted = hasattr(self, "input_weights_")
         continuing = fitted and (incremental or self.warm_start)
         # A call that fails leaves the estimator as it was. Training updates
@@ -671,14 +704,18 @@ class BaseElman(BaseEstimator):
         saved = {key: _copy_mutable(value) for key, value in self.__dict__.items()}
         try:
             with computation_settings(self.blas_threads):
-                self._validate_and_train(X, y, incremental, continuing, target_options)
+                self._validate_and_train(
+                    X, y, incremental, continuing, sample_weight, target_options
+                )
         except Exception:
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
         return self
 
-    def _validate_and_train(self, X, y, incremental, continuing, target_options):
+    def _validate_and_train(
+        self, X, y, incremental, continuing, sample_weight, target_options
+    ):
         if incremental:
             if self.early_stopping:
                 raise ValueError(
@@ -690,6 +727,7 @@ class BaseElman(BaseEstimator):
                 continuing = False
         X3, mask, y = self._validate_X(X, reset=not continuing, y=y)
         targets, stratify = self._encode_targets(y, continuing, incremental)
+        weights = self._row_weights(y, X3, sample_weight, incremental)
 
         if continuing:
             params = self._fitted_params()
@@ -713,13 +751,15 @@ class BaseElman(BaseEstimator):
             self._initialize_training_state()
         X3 = X3.astype(dtype, copy=False)
         targets = targets.astype(dtype, copy=False)
+        if weights is not None:
+            weights = weights.astype(dtype, copy=False)
 
         shapes = _elman.shapes_of(params)
         theta = _elman.pack(params, out=np.empty(_elman.n_params(shapes), dtype=dtype))
         self._bind_params(theta, shapes)
         # The warm-up is where a stream starts from an empty context: in fit.
         warm_up_steps = 0 if incremental else self.warm_up_steps
-        data = self._rows_mode()(X3, mask, targets, stratify, warm_up_steps)
+        data = self._rows_mode()(X3, mask, targets, stratify, warm_up_steps, weights)
         if self.solver == "lbfgs":
             self._fit_lbfgs(theta, shapes, data)
         else:
@@ -815,13 +855,15 @@ class BaseElman(BaseEstimator):
                     batch_loss, context = train.loss_and_gradient(
                         params, rows, context, grad, **loss_options
                     )
+                    if batch_loss is None:
+                        continue  # rows of zero weight only carry the context on
                     clip_grad_norm(grad, self.max_grad_norm)
                     optimizer.update_params(theta, grad)
-                    accumulated_loss += batch_loss * train.targets_in(rows)
+                    accumulated_loss += batch_loss * train.weight_of(rows)
 
                 self.n_iter_ += 1
                 self.t_ += n_samples
-                self.loss_ = accumulated_loss / train.n_targets
+                self.loss_ = accumulated_loss / train.total_weight
                 self.loss_curve_.append(self.loss_)
                 message = f"Epoch {self.n_iter_}, loss = {self.loss_:.8f}"
 
@@ -829,7 +871,9 @@ class BaseElman(BaseEstimator):
                     outputs, context = validation.predict_self(
                         params, context, self.activation, self._head, self.readout
                     )
-                    score = self._validation_score(outputs, validation.targets)
+                    score = self._validation_score(
+                        outputs, validation.targets, validation.weights
+                    )
                     self.validation_scores_.append(score)
                     message += f", validation score = {score:.6f}"
                     if score < self.best_validation_score_ + self.tol:
@@ -882,6 +926,8 @@ class BaseElman(BaseEstimator):
             )
 
     def _fit_lbfgs(self, theta, shapes, data):
+        n_rows = data.n_rows
+        data = data.distinct()
         params = _elman.unpack(theta, shapes)
         grad = np.empty_like(theta)
         rows = slice(0, data.n_rows)
@@ -905,7 +951,7 @@ class BaseElman(BaseEstimator):
         )
         theta[:] = theta64
         self.n_iter_ = n_iter
-        self.t_ += n_iter * data.n_rows
+        self.t_ += n_iter * n_rows
         self.loss_ = loss
         self.loss_curve_.extend(curve)
         self.best_loss_ = min(curve) if curve else loss

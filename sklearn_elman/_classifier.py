@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -27,6 +29,15 @@ class ElmanClassifier(ClassifierMixin, BaseElman):
     Parameters
     ----------
     {parameters}
+
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes, multiplied into ``sample_weight``: a dict
+        ``{class_label: weight}``, or 'balanced' for weights inversely
+        proportional to the class frequencies in ``y``
+        (``n_samples / (n_classes * np.bincount(y))``, as in
+        :func:`~sklearn.utils.class_weight.compute_class_weight`). None gives
+        every class weight one. 'balanced' is not available to
+        :meth:`partial_fit`, which never sees the whole data.
 
     Attributes
     ----------
@@ -81,11 +92,83 @@ class ElmanClassifier(ClassifierMixin, BaseElman):
 
     _head = "softmax"
     _y_checks: dict = {}
+    _parameter_constraints: dict = {
+        **BaseElman._parameter_constraints,
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+    }
+
+    def __init__(
+        self,
+        hidden_units=32,
+        activation="tanh",
+        readout="last",
+        solver="adam",
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.01,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        n_features_per_step=1,
+        bptt_steps=None,
+        max_grad_norm=5.0,
+        stateful=False,
+        warm_up_steps=0,
+        blas_threads=1,
+        class_weight=None,
+    ):
+        super().__init__(
+            hidden_units=hidden_units,
+            activation=activation,
+            readout=readout,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            n_features_per_step=n_features_per_step,
+            bptt_steps=bptt_steps,
+            max_grad_norm=max_grad_norm,
+            stateful=stateful,
+            warm_up_steps=warm_up_steps,
+            blas_threads=blas_threads,
+        )
+        self.class_weight = class_weight
 
     @available_if(stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     @fill_doc
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch on ``X``, continuing from the current weights.
 
         {partial_fit}
@@ -103,12 +186,16 @@ class ElmanClassifier(ClassifierMixin, BaseElman):
             unless the estimator was already fitted; ``y`` may hold only some of
             them.
 
+        {sample_weight}
+
         Returns
         -------
         self : ElmanClassifier
             The updated estimator.
         """
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(
+            X, y, incremental=True, sample_weight=sample_weight, classes=classes
+        )
 
     @fill_doc
     def predict_proba(self, X):
@@ -204,5 +291,36 @@ class ElmanClassifier(ClassifierMixin, BaseElman):
         one_hot[np.arange(len(index)), index] = 1
         return one_hot, index
 
-    def _validation_score(self, outputs, targets):
-        return float(np.mean(np.argmax(outputs, axis=1) == np.argmax(targets, axis=1)))
+    def _validation_score(self, outputs, targets, weights):
+        correct = np.argmax(outputs, axis=1) == np.argmax(targets, axis=1)
+        return float(np.average(correct, weights=weights))
+
+    def _row_weights(self, y, X3, sample_weight, incremental):
+        weights = super()._row_weights(y, X3, sample_weight, incremental)
+        if self.class_weight is None:
+            return weights
+        if self.class_weight == "balanced" and incremental:
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: the "
+                "class frequencies of the whole data are unknown there. Pass "
+                "class_weight as a dict of weights per class instead."
+            )
+        if self.class_weight == "balanced":
+            per_row = compute_sample_weight("balanced", y)
+        else:
+            unknown = [c for c in self.class_weight if c not in set(self.classes_)]
+            if unknown:
+                raise ValueError(
+                    f"class_weight has weights for {unknown!r}, which are not "
+                    f"classes of y; classes_ is {self.classes_!r}."
+                )
+            per_class = np.array(
+                [float(self.class_weight.get(c, 1.0)) for c in self.classes_]
+            )
+            if (per_class < 0).any() or not np.isfinite(per_class).all():
+                raise ValueError(
+                    f"class_weight must be finite and non-negative, got "
+                    f"{self.class_weight!r}."
+                )
+            per_row = per_class[np.searchsorted(self.classes_, y)]
+        return per_row if weights is None else per_row * weights

@@ -52,12 +52,14 @@ class SequenceRows:
     warm_up_steps : int, default=0
         Must be 0: every row has its target at its end, after its whole
         sequence, so there is no warm-up to skip.
+    weights : ndarray of shape (n_rows,) or None, default=None
+        Weight of each row's loss; rows of weight zero are left out.
     """
 
     #: Whether rows continue each other's context (and so keep their order).
     stateful = False
 
-    def __init__(self, X3, mask, targets, stratify=None, warm_up_steps=0):
+    def __init__(self, X3, mask, targets, stratify=None, warm_up_steps=0, weights=None):
         if warm_up_steps:
             raise ValueError(
                 f"warm_up_steps={warm_up_steps} only applies with stateful=True, "
@@ -65,13 +67,50 @@ class SequenceRows:
                 "Independent sequences have their only target at their end; set "
                 "warm_up_steps=0."
             )
+        if weights is not None and not weights.all():
+            # A row of weight zero teaches nothing: leave it out, as if removed.
+            kept = np.flatnonzero(weights)
+            X3, targets, weights = X3[kept], targets[kept], weights[kept]
+            mask = None if mask is None else mask[kept]
+            stratify = None if stratify is None else stratify[kept]
         self.X3 = X3
         self.mask = mask
         self.targets = targets
         self.stratify = stratify
+        self.weights = weights
         self.n_rows = X3.shape[0]
         self.n_targets = self.n_rows
+        self.total_weight = self.n_rows if weights is None else float(weights.sum())
         self.lengths = sequence_lengths(X3, mask)
+
+    def distinct(self):
+        """The distinct rows, each once with the summed weight of its copies.
+
+        For a full-batch solver: the rows are put in one canonical order (of
+        their bytes), so that the fit depends neither on the order of the rows
+        nor on whether a row is repeated or weighted; the loss is the same
+        weighted mean either way.
+        """
+        n = self.n_rows
+        keys = np.hstack(
+            [
+                np.ascontiguousarray(self.X3).reshape(n, -1).view(np.uint8),
+                np.ascontiguousarray(self.targets).reshape(n, -1).view(np.uint8),
+            ]
+        )
+        _, first, inverse = np.unique(
+            keys, axis=0, return_index=True, return_inverse=True
+        )
+        weights = np.ones(n) if self.weights is None else self.weights
+        merged = np.bincount(inverse.ravel(), weights=weights)
+        rows = type(self)(
+            self.X3[first],
+            None if self.mask is None else self.mask[first],
+            self.targets[first],
+            None if self.stratify is None else self.stratify[first],
+            weights=merged.astype(self.targets.dtype),
+        )
+        return rows
 
     def subset(self, rows):
         """The same mode over the given rows."""
@@ -80,6 +119,7 @@ class SequenceRows:
             None if self.mask is None else self.mask[rows],
             self.targets[rows],
             None if self.stratify is None else self.stratify[rows],
+            weights=None if self.weights is None else self.weights[rows],
         )
 
     def split(self, validation_fraction, random_state):
@@ -111,8 +151,10 @@ class SequenceRows:
         for batch in gen_batches(self.n_rows, batch_size):
             yield batch if order is None else order[batch]
 
-    def targets_in(self, rows):
-        """Number of rows of a batch that carry a target: all of them."""
+    def weight_of(self, rows):
+        """Total weight of a batch: its number of rows when unweighted."""
+        if self.weights is not None:
+            return float(self.weights[rows].sum())
         if isinstance(rows, slice):
             return rows.stop - rows.start
         return len(rows)
@@ -135,6 +177,7 @@ class SequenceRows:
             self.X3[rows, :n_real],
             self.targets[rows],
             mask,
+            sample_weight=None if self.weights is None else self.weights[rows],
             out=grad_out,
             **options,
         )
@@ -221,14 +264,18 @@ class StreamRows:
         The rows that end within the first ``warm_up_steps`` real steps of the
         stream carry no loss: their context is still close to its zero start.
         They are read at the start of the first mini-batch.
+    weights : ndarray of shape (n_rows,) or None, default=None
+        Weight of each row's loss; rows of weight zero are read but carry no
+        loss.
     """
 
     stateful = True
 
-    def __init__(self, X3, mask, targets, stratify=None, warm_up_steps=0):
+    def __init__(self, X3, mask, targets, stratify=None, warm_up_steps=0, weights=None):
         self.X3 = X3
         self.mask = mask
         self.targets = targets
+        self.weights = weights
         self.warm_up_steps = warm_up_steps
         self.n_rows = X3.shape[0]
         self.steps, self.row_ends = compact_stream(X3, mask)
@@ -246,16 +293,37 @@ class StreamRows:
         n_steps = len(self.steps)
         self.step_targets = np.zeros((1, n_steps, targets.shape[1]), targets.dtype)
         self.step_targets[0, self.row_ends] = targets
+        # The weight of each row's target, zero in the warm-up.
+        self.row_weights = np.ones(self.n_rows, dtype=targets.dtype)
+        if weights is not None:
+            self.row_weights[:] = weights
+        self.row_weights[: self.n_warm_up_rows] = 0
+        self.total_weight = float(self.row_weights.sum())
+        if weights is None:
+            self.total_weight = self.n_targets  # the same number, as an int
+        elif not self.total_weight > 0:
+            raise ValueError(
+                "Every row of the stream after the warm-up has sample_weight 0: "
+                "no row is left to learn from."
+            )
         self.step_weights = np.zeros((1, n_steps), dtype=targets.dtype)
-        self.step_weights[0, self.row_ends[self.n_warm_up_rows :]] = 1
+        self.step_weights[0, self.row_ends] = self.row_weights
         # Pooled readouts ('mean', 'max') restart at the first step of each row.
         self.step_starts = _row_starts(self.row_ends, n_steps)[None]
+
+    def distinct(self):
+        """The stream itself: its rows are not interchangeable."""
+        return self
 
     def subset(self, rows, warm_up_steps=0):
         """The same mode over the given (consecutive) rows."""
         mask = None if self.mask is None else self.mask[rows]
         return type(self)(
-            self.X3[rows], mask, self.targets[rows], warm_up_steps=warm_up_steps
+            self.X3[rows],
+            mask,
+            self.targets[rows],
+            warm_up_steps=warm_up_steps,
+            weights=None if self.weights is None else self.weights[rows],
         )
 
     def split(self, validation_fraction, random_state):
@@ -293,22 +361,35 @@ class StreamRows:
             start = 0 if batch.start == 0 else batch.start + warm_up
             yield slice(start, batch.stop + warm_up)
 
-    def targets_in(self, rows):
-        """Number of rows of a batch that carry a target (not in the warm-up)."""
-        return rows.stop - max(rows.start, self.n_warm_up_rows)
+    def weight_of(self, rows):
+        """Total weight of a batch's targets (the warm-up weighs nothing)."""
+        if self.weights is None:
+            return rows.stop - max(rows.start, self.n_warm_up_rows)
+        return float(self.row_weights[rows].sum())
 
     def loss_and_gradient(self, params, rows, context, grad_out, **options):
         """Loss of the consecutive rows ``rows`` read from ``context``.
 
         Returns
         -------
-        loss : float
-            Mean loss over the row ends of the batch plus its L2 term.
+        loss : float or None
+            Mean loss over the row ends of the batch plus its L2 term; None when
+            every row of the batch weighs zero (no gradient is written).
         context : ndarray of shape (n_hidden,)
             The state after the batch's last step, for the next batch.
         """
         start = 0 if rows.start == 0 else self.row_ends[rows.start - 1] + 1
         stop = self.row_ends[rows.stop - 1] + 1
+        if not self.row_weights[rows].any():
+            # Nothing to learn here: only carry the context on.
+            trace = _elman.run_hidden(
+                params,
+                self.steps[None, start:stop],
+                None,
+                context[None],
+                options["activation"],
+            )
+            return None, trace.final_context()[0]
         loss, _, final = _elman.loss_and_gradient(
             params,
             self.steps[None, start:stop],

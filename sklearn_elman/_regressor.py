@@ -90,7 +90,7 @@ class ElmanRegressor(RegressorMixin, BaseElman):
     @available_if(stochastic_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     @fill_doc
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """Train for one epoch on ``X``, continuing from the current weights.
 
         {partial_fit}
@@ -103,12 +103,14 @@ class ElmanRegressor(RegressorMixin, BaseElman):
         y : array-like of shape (n_sequences,) or (n_sequences, n_targets)
             Target of each sequence, with as many targets as the first call had.
 
+        {sample_weight}
+
         Returns
         -------
         self : ElmanRegressor
             The updated estimator.
         """
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     @fill_doc
     def predict(self, X):
@@ -299,8 +301,8 @@ class ElmanRegressor(RegressorMixin, BaseElman):
             )
         return targets, None
 
-    def _validation_score(self, outputs, targets):
-        return float(r2_score(targets, outputs))
+    def _validation_score(self, outputs, targets, weights):
+        return float(r2_score(targets, outputs, sample_weight=weights))
 
 
 def _roll_forward(

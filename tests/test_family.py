@@ -242,3 +242,120 @@ def test_forecast_with_a_pooled_readout_pools_history_and_forecasts(readout):
         extended = np.c_[extended, value]
     windowed = reg.forecast(history, n_steps=2, window=3)
     assert_allclose(windowed[:, 0], reg.predict(history[:, -3:, None]), rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------------
+# Sample weights and class weights
+# ----------------------------------------------------------------------------------
+
+
+def targets_for(Estimator, y_class, y_value):
+    return y_class if Estimator is ElmanClassifier else y_value
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_integer_weights_equal_repeated_rows(Estimator, solver):
+    X, y_class, y_value = sequences(n=30)
+    y = targets_for(Estimator, y_class, y_value)
+    weights = np.random.RandomState(1).randint(0, 4, size=30)
+    common = {"solver": solver, "max_iter": 20, "random_state": 0}
+    weighted = Estimator(**common).fit(X, y, sample_weight=weights)
+    repeated = Estimator(**common).fit(X.repeat(weights, axis=0), y.repeat(weights))
+    assert_allclose(outputs_of(weighted, X), outputs_of(repeated, X), rtol=1e-9)
+    assert weighted.loss_ == pytest.approx(repeated.loss_, rel=1e-9)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_weighted_loss_is_normalised_by_the_sum_of_weights(Estimator):
+    X, y_class, y_value = sequences(n=30)
+    y = targets_for(Estimator, y_class, y_value)
+    weights = np.linspace(0.5, 3, 30)
+    model = Estimator(solver="lbfgs", alpha=0.0, max_iter=5, random_state=0)
+    model.fit(X, y, sample_weight=weights)
+    outputs = outputs_of(model, X)
+    if Estimator is ElmanClassifier:
+        per_row = -np.log(outputs[np.arange(30), y])
+    else:
+        per_row = 0.5 * (outputs - y) ** 2
+    assert model.loss_ == pytest.approx(np.sum(weights * per_row) / weights.sum())
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_bad_sample_weights_are_clear_errors(Estimator):
+    X, y_class, y_value = sequences(n=10)
+    y = targets_for(Estimator, y_class, y_value)
+    # (scikit-learn >= 1.8 says so itself, in its own words.)
+    with pytest.raises(ValueError, match="sums to zero|at least one non-zero"):
+        Estimator().fit(X, y, sample_weight=np.zeros(10))
+    with pytest.raises(ValueError, match="[Nn]egative"):
+        Estimator().fit(X, y, sample_weight=-np.ones(10))
+    with pytest.raises(ValueError, match="sample_weight"):
+        Estimator().fit(X, y, sample_weight=np.ones(9))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_stream_rows_of_zero_weight_carry_no_loss(Estimator):
+    X, y = stream_data(100)
+    if Estimator is ElmanClassifier:
+        y = (y > 0).astype(int)
+    weights = np.ones(100)
+    weights[40:60] = 0
+    changed = y.copy()
+    changed[40:60] = changed[40:60][::-1]
+    common = {"stateful": True, "max_iter": 3, "batch_size": 20, "random_state": 0}
+    a = Estimator(**common).fit(X, y, sample_weight=weights)
+    b = Estimator(**common).fit(X, changed, sample_weight=weights)
+    assert_array_equal(a.output_weights_, b.output_weights_)
+    c = Estimator(**common).fit(X, changed)
+    assert not np.allclose(a.output_weights_, c.output_weights_)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_partial_fit_takes_sample_weight(Estimator):
+    X, y_class, y_value = sequences(n=30)
+    y = targets_for(Estimator, y_class, y_value)
+    options = {"classes": [0, 1]} if Estimator is ElmanClassifier else {}
+    weights = np.r_[np.ones(15), np.zeros(15)]
+    half = Estimator(random_state=0, shuffle=False)
+    half.partial_fit(X, y, sample_weight=weights, **options)
+    first = Estimator(random_state=0, shuffle=False).partial_fit(
+        X[:15], y[:15], **options
+    )
+    assert_allclose(half.output_weights_, first.output_weights_, rtol=1e-12)
+
+
+def test_early_stopping_scores_validation_with_the_weights():
+    X, y_class, _ = sequences(n=80)
+    weights = np.where(np.arange(80) % 2, 2.0, 0.5)
+    model = ElmanClassifier(early_stopping=True, max_iter=5, random_state=0)
+    model.fit(X, y_class, sample_weight=weights)
+    # Validation accuracies are weighted means: multiples of 0.5 / total weight.
+    assert all(0 <= score <= 1 for score in model.validation_scores_)
+    assert model.best_validation_score_ == max(model.validation_scores_)
+
+
+def test_class_weight_balanced_and_dict_are_sample_weights():
+    X, y_class, _ = sequences(n=40)
+    y = np.where(np.arange(40) < 30, 0, 1)
+    balanced = ElmanClassifier(class_weight="balanced", max_iter=5, random_state=0)
+    balanced.fit(X, y)
+    explicit = ElmanClassifier(max_iter=5, random_state=0)
+    explicit.fit(X, y, sample_weight=np.where(y == 0, 40 / 60, 40 / 20))
+    assert_allclose(balanced.predict_proba(X), explicit.predict_proba(X), rtol=1e-12)
+    as_dict = ElmanClassifier(class_weight={1: 3.0}, max_iter=5, random_state=0)
+    as_dict.fit(X, y, sample_weight=np.full(40, 2.0))
+    manual = ElmanClassifier(max_iter=5, random_state=0)
+    manual.fit(X, y, sample_weight=np.where(y == 1, 6.0, 2.0))
+    assert_allclose(as_dict.predict_proba(X), manual.predict_proba(X), rtol=1e-12)
+
+
+def test_class_weight_errors_name_the_problem():
+    X, y_class, _ = sequences(n=20)
+    with pytest.raises(ValueError, match="not supported by partial_fit"):
+        ElmanClassifier(class_weight="balanced").partial_fit(X, y_class, [0, 1])
+    with pytest.raises(ValueError, match=r"weights for \[7\]"):
+        ElmanClassifier(class_weight={7: 2.0}).fit(X, y_class)
+    with pytest.raises(ValueError, match="finite and non-negative"):
+        ElmanClassifier(class_weight={0: -1.0}).fit(X, y_class)
+    assert "class_weight" not in ElmanRegressor().get_params()
