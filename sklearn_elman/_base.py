@@ -778,10 +778,12 @@ class BaseElman(BaseEstimator):
         self.t_ = 0
         self._no_improvement_count = 0
         self.validation_scores_ = None
+        self.validation_loss_curve_ = None
         self.best_validation_score_ = None
         self.best_loss_ = np.inf
         if self.early_stopping and self.solver in STOCHASTIC_SOLVERS:
             self.validation_scores_ = []
+            self.validation_loss_curve_ = []
             self.best_validation_score_ = -np.inf
             self.best_loss_ = None
         if hasattr(self, "_optimizer"):
@@ -829,11 +831,8 @@ class BaseElman(BaseEstimator):
         random_state = check_random_state(self.random_state)
         if early_stopping:
             train, validation = data.split(self.validation_fraction, random_state)
-            best_theta = theta.copy()
         else:
             train, validation = data, None
-
-        n_samples = train.n_rows
         if self.batch_size != "auto" and self.batch_size > train.n_targets:
             warnings.warn(
                 f"batch_size={self.batch_size} is larger than the "
@@ -844,6 +843,10 @@ class BaseElman(BaseEstimator):
         loss_options = self._loss_options()
 
         grad = np.empty_like(theta)
+        # fit keeps the weights of its best epoch; partial_fit, one epoch a call,
+        # keeps what it has.
+        best = _BestEpoch(theta) if not incremental else None
+        start_loss = getattr(self, "loss_", None)
         start_context = self._context(params)
         start_time = time.perf_counter()
         self.n_iter_ = 0
@@ -862,33 +865,29 @@ class BaseElman(BaseEstimator):
                     accumulated_loss += batch_loss * train.weight_of(rows)
 
                 self.n_iter_ += 1
-                self.t_ += n_samples
+                self.t_ += train.n_rows
                 self.loss_ = accumulated_loss / train.total_weight
                 self.loss_curve_.append(self.loss_)
                 message = f"Epoch {self.n_iter_}, loss = {self.loss_:.8f}"
 
                 if early_stopping:
-                    outputs, context = validation.predict_self(
-                        params, context, self.activation, self._head, self.readout
+                    score, context = self._validate(params, validation, context)
+                    message += (
+                        f", validation loss = {self.validation_loss_curve_[-1]:.8f}"
+                        f", validation score = {score:.6f}"
                     )
-                    score = self._validation_score(
-                        outputs, validation.targets, validation.weights
-                    )
-                    self.validation_scores_.append(score)
-                    message += f", validation score = {score:.6f}"
-                    if score < self.best_validation_score_ + self.tol:
-                        self._no_improvement_count += 1
-                    else:
-                        self._no_improvement_count = 0
+                    improved = score >= self.best_validation_score_ + self.tol
                     if score > self.best_validation_score_:
                         self.best_validation_score_ = score
-                        best_theta[:] = theta
+                        best.keep(theta, self.n_iter_, self.loss_)
                 else:
-                    if self.loss_ > self.best_loss_ - self.tol:
-                        self._no_improvement_count += 1
-                    else:
-                        self._no_improvement_count = 0
+                    improved = self.loss_ <= self.best_loss_ - self.tol
+                    if best is not None and self.loss_ < self.best_loss_:
+                        best.keep(theta, self.n_iter_, self.loss_)
                     self.best_loss_ = min(self.best_loss_, self.loss_)
+                self._no_improvement_count = (
+                    0 if improved else self._no_improvement_count + 1
+                )
                 if self.verbose:
                     print(f"{message}, {time.perf_counter() - start_time:.2f} s")
 
@@ -914,8 +913,18 @@ class BaseElman(BaseEstimator):
                     )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
-        if early_stopping:
-            theta[:] = best_theta
+        if best is not None and self.n_iter_:
+            # Epoch 0 is the start of a warm-started fit that no epoch bettered.
+            theta[:] = best.theta
+            self.loss_ = best.loss if best.epoch else start_loss
+            self.best_epoch_ = best.epoch
+            if self.verbose:
+                print(
+                    f"Kept the weights of epoch {best.epoch} of {self.n_iter_}"
+                    + (f" (training loss {best.loss:.8f})." if best.epoch else ".")
+                )
+        else:
+            self.best_epoch_ = self.n_iter_
         if incremental:
             # Online learning: the context the rows left while being learnt.
             self._keep_context(context)
@@ -924,6 +933,22 @@ class BaseElman(BaseEstimator):
             self._keep_context(
                 data.context_after(params, start_context, self.activation)
             )
+
+    def _validate(self, params, validation, context):
+        """Score the validation rows and record their loss; returns (score, context)."""
+        # The identity head gives the logits, from which both are computed.
+        logits, context = validation.predict_self(
+            params, context, self.activation, "identity", self.readout
+        )
+        head = _elman.HEADS[self._head]
+        loss_sum, _, weight_sum = head.loss(
+            logits.copy(), validation.targets, validation.weights
+        )
+        self.validation_loss_curve_.append(loss_sum / weight_sum)
+        outputs = head.output(logits)
+        score = self._validation_score(outputs, validation.targets, validation.weights)
+        self.validation_scores_.append(score)
+        return score, context
 
     def _fit_lbfgs(self, theta, shapes, data):
         n_rows = data.n_rows
@@ -956,6 +981,20 @@ class BaseElman(BaseEstimator):
         self.loss_curve_.extend(curve)
         self.best_loss_ = min(curve) if curve else loss
         self._keep_context(data.context_after(params, context, self.activation))
+
+
+class _BestEpoch:
+    """The weights of the best epoch so far, and which epoch that was."""
+
+    def __init__(self, theta):
+        self.theta = theta.copy()
+        self.epoch = 0
+        self.loss = None
+
+    def keep(self, theta, epoch, loss):
+        self.theta[:] = theta
+        self.epoch = epoch
+        self.loss = loss
 
 
 def _copy_mutable(value):

@@ -215,9 +215,14 @@ def test_verbose_reports_loss_validation_and_time(capsys):
         random_state=0,
     ).fit(X, y)
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 4
     assert re.fullmatch(
-        r"Epoch 1, loss = \d+\.\d+, validation score = \d\.\d+, \d+\.\d\d s", lines[0]
+        r"Epoch 1, loss = \d+\.\d+, validation loss = \d+\.\d+, "
+        r"validation score = \d\.\d+, \d+\.\d\d s",
+        lines[0],
+    )
+    assert re.fullmatch(
+        r"Kept the weights of epoch [123] of 3 \(training loss .*\)\.", lines[3]
     )
 
 

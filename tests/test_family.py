@@ -359,3 +359,59 @@ def test_class_weight_errors_name_the_problem():
     with pytest.raises(ValueError, match="finite and non-negative"):
         ElmanClassifier(class_weight={0: -1.0}).fit(X, y_class)
     assert "class_weight" not in ElmanRegressor().get_params()
+
+
+# ----------------------------------------------------------------------------------
+# The weights a fit keeps
+# ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_fit_keeps_the_weights_of_its_lowest_loss_epoch(Estimator):
+    X, y_class, y_value = sequences(n=60)
+    y = targets_for(Estimator, y_class, y_value)
+    # A step size large enough for the training loss to jump back up.
+    step = 1.0 if Estimator is ElmanClassifier else 0.5
+    common = {"solver": "sgd", "learning_rate_init": step, "random_state": 0}
+    spiky = Estimator(max_iter=40, n_iter_no_change=40, **common).fit(X, y)
+    best = spiky.best_epoch_
+    curve = spiky.loss_curve_
+    assert 1 <= best < spiky.n_iter_ == 40
+    assert curve[best - 1] == min(curve) < curve[-1]
+    assert spiky.loss_ == spiky.best_loss_ == min(curve)
+    # The kept weights are those the same fit had after its best epoch.
+    replay = Estimator(max_iter=best, n_iter_no_change=40, **common).fit(X, y)
+    assert replay.loss_curve_ == curve[:best]
+    for name in E.ElmanParams._fields:
+        assert_array_equal(getattr(spiky, name + "_"), getattr(replay, name + "_"))
+
+
+def test_early_stopping_records_the_validation_loss_curve():
+    X, y_class, y_value = sequences(n=80)
+    for Estimator, y in ((ElmanClassifier, y_class), (ElmanRegressor, y_value)):
+        model = Estimator(early_stopping=True, max_iter=8, random_state=0).fit(X, y)
+        assert len(model.validation_loss_curve_) == len(model.validation_scores_)
+        assert len(model.validation_loss_curve_) == model.n_iter_
+        assert all(np.isfinite(model.validation_loss_curve_))
+        assert model.validation_scores_[model.best_epoch_ - 1] == max(
+            model.validation_scores_
+        )
+        assert Estimator(max_iter=2).fit(X, y).validation_loss_curve_ is None
+
+
+def test_validation_loss_is_the_mean_loss_of_the_held_out_rows():
+    X, _, y = sequences(n=40)
+    model = ElmanRegressor(
+        early_stopping=True,
+        validation_fraction=0.25,
+        max_iter=1,
+        shuffle=False,
+        random_state=0,
+    ).fit(X, y)
+    # The split is scikit-learn's train_test_split of the row indices.
+    from sklearn.model_selection import train_test_split
+
+    _, held_out = train_test_split(np.arange(40), test_size=10, random_state=0)
+    # With max_iter=1 the kept weights are those the validation saw.
+    residual = model.predict(X[held_out]) - y[held_out]
+    assert model.validation_loss_curve_[0] == pytest.approx(np.mean(residual**2) / 2)
