@@ -33,13 +33,12 @@ from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
     check_random_state,
-    validate_data,
 )
 
 from sklearn_elman import _elman
 from sklearn_elman._data import SequenceRows, StreamRows
 from sklearn_elman._runtime import computation_settings
-from sklearn_elman._sequences import padding_mask, to_3d
+from sklearn_elman._sequences import NO_TARGET, check_sequences, to_patches
 from sklearn_elman._solvers import (
     STOCHASTIC_SOLVERS,
     BaseOptimizer,
@@ -49,8 +48,6 @@ from sklearn_elman._solvers import (
 )
 
 PARAM_NAMES = _elman.ElmanParams._fields
-# Marks "no y given" in _validate_X, where y=None is a user error to report.
-_NO_TARGET = object()
 
 # The type of X, shared by every method's docstring and filled in by fill_doc.
 _X_TYPE = (
@@ -178,6 +175,16 @@ _PARAMETERS_DOC = """\
         default reads each row as a univariate series. Ignored for 3D input, whose
         last axis gives the features per step.
 
+    patch_size : int, default=1
+        Number of consecutive steps read as one step (a patch): the network
+        then runs ``patch_size`` times fewer steps, each of ``patch_size *
+        n_features`` inputs. Long series (hundreds of steps) train faster and
+        often better this way. A last patch that a sequence only partly fills
+        is completed by repeating its last real step, so padding still changes
+        nothing. With ``patch_size > 1``, ``hidden_states`` has one state per
+        patch and ``input_weights_`` one row per input of a patch. Not available
+        with ``stateful=True``.
+
     bptt_steps : int or None, default=None
         Truncation of backpropagation through time: each output's gradient flows
         back through at most this many real steps, ending at the output's own
@@ -231,8 +238,8 @@ _ATTRIBUTES_DOC = """\
         Names of the columns seen during :meth:`fit`, when ``X`` has string column
         names (a pandas DataFrame, for example).
 
-    input_weights_ : ndarray of shape (n_features_per_step, hidden_units)
-        Weights from the inputs of a step to the hidden units.
+    input_weights_ : ndarray of shape (n_features_per_step * patch_size, hidden_units)
+        Weights from the inputs of a step (of a patch) to the hidden units.
 
     context_weights_ : ndarray of shape (hidden_units, hidden_units)
         Weights from the context units to the hidden units.
@@ -386,6 +393,7 @@ class BaseElman(BaseEstimator):
         ],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "n_features_per_step": [Interval(Integral, 1, None, closed="left")],
+        "patch_size": [Interval(Integral, 1, None, closed="left")],
         "bptt_steps": [Interval(Integral, 1, None, closed="left"), None],
         "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
         "stateful": ["boolean"],
@@ -420,6 +428,7 @@ class BaseElman(BaseEstimator):
         n_iter_no_change=10,
         max_fun=15000,
         n_features_per_step=1,
+        patch_size=1,
         bptt_steps=None,
         max_grad_norm=5.0,
         stateful=False,
@@ -451,6 +460,7 @@ class BaseElman(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.n_features_per_step = n_features_per_step
+        self.patch_size = patch_size
         self.bptt_steps = bptt_steps
         self.max_grad_norm = max_grad_norm
         self.stateful = stateful
@@ -623,51 +633,43 @@ class BaseElman(BaseEstimator):
     # Input validation
     # ----------------------------------------------------------------------------
 
-    def _validate_X(self, X, reset, y=_NO_TARGET):
-        """Validate ``X`` (and ``y``) and return 3D sequences and their mask."""
-        check = {
-            "reset": reset,
-            "ensure_2d": False,
-            "allow_nd": True,
-            "dtype": (np.float64, np.float32),
-            "ensure_all_finite": False,
-        }
-        if y is _NO_TARGET:
-            X = validate_data(self, X, **check)
-        else:
-            X, y = validate_data(self, X, y, **check, **self._y_checks)
-        X3 = to_3d(X, self.n_features_per_step)
-        n_columns = X.shape[-1]
-        if reset:
-            self.n_features_in_ = n_columns
-            self._fitted_ndim = X.ndim
-        else:
-            if (
-                X.ndim == 2
-                and self._fitted_ndim == 2
-                and n_columns != self.n_features_in_
-            ):
+    def _validate_X(self, X, reset, y=NO_TARGET):
+        """Validate ``X`` (and ``y``) and return the sequences the network reads.
+
+        Returns 3D sequences (in patches of ``patch_size`` steps) and their mask,
+        and ``y`` validated when given.
+        """
+        if self.patch_size > 1 and self.stateful:
+            raise ValueError(
+                f"patch_size={self.patch_size} needs independent sequences: with "
+                "stateful=True the rows are chunks of one stream, which patches "
+                "would cut. Use patch_size=1, or n_features_per_step to read "
+                "several values of a chunk as one step."
+            )
+        fitted = None
+        if not reset:
+            fitted, remainder = divmod(
+                np.shape(self.input_weights_)[0], self.patch_size
+            )
+            if remainder:
                 raise ValueError(
-                    f"X has {n_columns} features, but {type(self).__name__} is "
-                    f"expecting {self.n_features_in_} features as input."
+                    f"The model was fitted on {np.shape(self.input_weights_)[0]} "
+                    f"features per patch, which patch_size={self.patch_size} does "
+                    "not divide: set patch_size back to its value at fit."
                 )
-            expected = np.shape(self.input_weights_)[0]
-            if X3.shape[2] != expected:
-                raise ValueError(
-                    f"X has {X3.shape[2]} features per time step, but the model was "
-                    f"fitted on {expected}. "
-                    + (
-                        f"2D rows are split into steps of n_features_per_step="
-                        f"{self.n_features_per_step} columns; set it to {expected} "
-                        "or pass 3D input."
-                        if X.ndim == 2
-                        else "The last axis of 3D input is the features of one step."
-                    )
-                )
-        mask = padding_mask(X3)
-        if y is _NO_TARGET:
-            return X3, mask
-        return X3, mask, y
+        checked = check_sequences(
+            self,
+            X,
+            reset=reset,
+            n_features_per_step=self.n_features_per_step,
+            fitted_per_step=fitted,
+            y=y,
+            y_checks=self._y_checks,
+        )
+        if self.patch_size == 1:
+            return checked
+        X3, mask = to_patches(checked[0], checked[1], self.patch_size)
+        return (X3, mask) + tuple(checked[2:])
 
     # ----------------------------------------------------------------------------
     # Prediction

@@ -181,6 +181,12 @@ class ElmanRegressor(RegressorMixin, BaseElman):
             not isinstance(window, Integral) or isinstance(window, bool) or window < 1
         ):
             raise ValueError(f"window must be None or an int >= 1, got {window!r}.")
+        if self.patch_size > 1:
+            raise ValueError(
+                f"forecast feeds each prediction back as the next step, but with "
+                f"patch_size={self.patch_size} a step of the network is a patch of "
+                "several values. Train the forecaster with patch_size=1."
+            )
         params = self._fitted_params()
         n_features = params.input_weights.shape[0]
         n_targets = self.n_outputs_

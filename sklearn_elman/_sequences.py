@@ -13,6 +13,10 @@ These helpers know nothing of targets or heads, so that every estimator shares t
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils.validation import validate_data
+
+# Marks "no y given" in check_sequences, where y=None is a user error to report.
+NO_TARGET = object()
 
 
 def to_3d(X: np.ndarray, n_features_per_step: int) -> np.ndarray:
@@ -168,3 +172,130 @@ def compact_stream(
         steps = X3[mask]
     row_ends = np.cumsum(sequence_lengths(X3, mask)) - 1
     return steps, row_ends
+
+
+def check_sequences(
+    estimator,
+    X,
+    *,
+    reset,
+    n_features_per_step,
+    fitted_per_step=None,
+    y=NO_TARGET,
+    y_checks=None,
+):
+    """Validate sequences (and targets) as an estimator of this package reads them.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        The estimator validating; on ``reset`` its ``n_features_in_`` (the
+        columns of 2D input, the features per step of 3D input) and the number
+        of dimensions of the fitted input are set.
+    X : array-like of shape (n_sequences, n_columns) or \
+            (n_sequences, n_steps, n_features)
+        Sequences, one per row.
+    reset : bool
+        Whether this is a fit (set the fitted shape) or a later call (check it).
+    n_features_per_step : int
+        Columns of a 2D row that make one step.
+    fitted_per_step : int, default=None
+        Features per step the estimator was fitted on, checked when not
+        ``reset``.
+    y : array-like, default=NO_TARGET
+        Targets to validate with ``X``, if any.
+    y_checks : dict, default=None
+        Options of :func:`~sklearn.utils.validation.validate_data` for ``y``.
+
+    Returns
+    -------
+    X3 : ndarray of shape (n_sequences, n_steps, n_features)
+        The sequences, float64 or float32.
+    mask : ndarray of bool of shape (n_sequences, n_steps) or None
+        Real steps (see :func:`padding_mask`).
+    y : ndarray
+        Only when ``y`` was given: the validated targets.
+    """
+    check = {
+        "reset": reset,
+        "ensure_2d": False,
+        "allow_nd": True,
+        "dtype": (np.float64, np.float32),
+        "ensure_all_finite": False,
+    }
+    if y is NO_TARGET:
+        X = validate_data(estimator, X, **check)
+    else:
+        X, y = validate_data(estimator, X, y, **check, **(y_checks or {}))
+    X3 = to_3d(X, n_features_per_step)
+    n_columns = X.shape[-1]
+    name = type(estimator).__name__
+    if reset:
+        estimator.n_features_in_ = n_columns
+        estimator._fitted_ndim = X.ndim
+    else:
+        if (
+            X.ndim == 2
+            and estimator._fitted_ndim == 2
+            and n_columns != estimator.n_features_in_
+        ):
+            raise ValueError(
+                f"X has {n_columns} features, but {name} is expecting "
+                f"{estimator.n_features_in_} features as input."
+            )
+        if X3.shape[2] != fitted_per_step:
+            raise ValueError(
+                f"X has {X3.shape[2]} features per time step, but {name} was "
+                f"fitted on {fitted_per_step}. "
+                + (
+                    f"2D rows are split into steps of n_features_per_step="
+                    f"{n_features_per_step} columns; set it to {fitted_per_step} "
+                    "or pass 3D input."
+                    if X.ndim == 2
+                    else "The last axis of 3D input is the features of one step."
+                )
+            )
+    mask = padding_mask(X3)
+    if y is NO_TARGET:
+        return X3, mask
+    return X3, mask, y
+
+
+def to_patches(
+    X3: np.ndarray, mask: np.ndarray | None, patch_size: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read ``patch_size`` consecutive steps as one step.
+
+    Parameters
+    ----------
+    X3 : ndarray of shape (n_sequences, n_steps, n_features)
+        Sequences, NaN-padded at the end.
+    mask : ndarray of bool of shape (n_sequences, n_steps) or None
+        Real steps; None if every step is real.
+    patch_size : int
+        Steps per patch.
+
+    Returns
+    -------
+    patches : ndarray of shape (n_sequences, n_patches, patch_size * n_features)
+        ``n_patches = ceil(n_steps / patch_size)``; a patch holds its steps one
+        after the other. A last patch that a sequence only partly fills is
+        completed by repeating the sequence's last real step (a constant tail,
+        in the range of the data, rather than an arbitrary value), so that more
+        end padding never changes what a sequence reads. Patches with no real
+        step are NaN.
+    patch_mask : ndarray of bool of shape (n_sequences, n_patches) or None
+        Real patches; None if every patch is real.
+    """
+    n_seq, n_steps, n_features = X3.shape
+    n_patches = -(-n_steps // patch_size)
+    lengths = sequence_lengths(X3, mask)
+    steps = np.arange(n_patches * patch_size)
+    source = np.minimum(steps[None, :], lengths[:, None] - 1)
+    patches = X3[np.arange(n_seq)[:, None], source]
+    patches = patches.reshape(n_seq, n_patches, patch_size * n_features)
+    real = (np.arange(n_patches) * patch_size)[None, :] < lengths[:, None]
+    if real.all():
+        return patches, None
+    patches[~real] = np.nan
+    return patches, real

@@ -11,6 +11,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn_elman import ElmanClassifier, ElmanRegressor
 from sklearn_elman import _elman as E
 from sklearn_elman._data import StreamRows
+from sklearn_elman._sequences import to_patches
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -415,3 +416,64 @@ def test_validation_loss_is_the_mean_loss_of_the_held_out_rows():
     # With max_iter=1 the kept weights are those the validation saw.
     residual = model.predict(X[held_out]) - y[held_out]
     assert model.validation_loss_curve_[0] == pytest.approx(np.mean(residual**2) / 2)
+
+
+# ----------------------------------------------------------------------------------
+# Patches of steps
+# ----------------------------------------------------------------------------------
+
+
+def test_to_patches_fills_a_partial_last_patch_with_the_last_real_step():
+    X = np.arange(1.0, 8.0)[None, :, None].repeat(2, axis=0)  # 7 steps
+    X[1, 5:] = np.nan  # the second sequence has 5 real steps
+    patches, mask = to_patches(X, ~np.isnan(X).all(axis=2), 3)
+    assert patches.shape == (2, 3, 3)
+    assert_array_equal(patches[0], [[1, 2, 3], [4, 5, 6], [7, 7, 7]])
+    assert_array_equal(patches[1, :2], [[1, 2, 3], [4, 5, 5]])
+    assert np.isnan(patches[1, 2]).all()
+    assert_array_equal(mask, [[True, True, True], [True, True, False]])
+    # More end padding changes nothing.
+    longer = np.concatenate([X, np.full((2, 5, 1), np.nan)], axis=1)
+    more, _ = to_patches(longer, ~np.isnan(longer).all(axis=2), 3)
+    assert_array_equal(more[:, :3], patches)
+    assert np.isnan(more[:, 3:]).all()
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_patches_of_a_2d_row_equal_wider_steps(Estimator):
+    X, y_class, y_value = sequences(n=40, n_steps=12, n_features=1)
+    y = targets_for(Estimator, y_class, y_value)
+    X2 = X[:, :, 0]
+    X2[np.isnan(X2)] = 0.5  # equal lengths: patches are plain reshapes
+    patched = Estimator(patch_size=4, max_iter=3, random_state=0).fit(X2, y)
+    wide = Estimator(n_features_per_step=4, max_iter=3, random_state=0).fit(X2, y)
+    assert patched.input_weights_.shape == (4, 32)
+    assert_array_equal(outputs_of(patched, X2), outputs_of(wide, X2))
+    # 3D input: (n, 12, 1) in patches of 4 reads as (n, 3, 4).
+    assert_array_equal(outputs_of(patched, X2[:, :, None]), outputs_of(wide, X2))
+    assert patched.hidden_states(X2).shape == (40, 3, 32)
+
+
+def test_patches_keep_padding_invariance_for_the_sequence_the_user_sees():
+    X, y, _ = sequences(n=40, n_steps=10, n_features=2)
+    model = ElmanClassifier(patch_size=3, max_iter=3, random_state=0).fit(X, y)
+    padded_row = X[0:1]  # 4 real steps of 10: patches [0-2], [3, 3, 3]
+    assert np.isnan(padded_row[0, 4:]).all()
+    alone = X[0:1, :4]
+    assert_allclose(
+        model.predict_proba(padded_row), model.predict_proba(alone), rtol=1e-12
+    )
+    more = np.concatenate([padded_row, np.full((1, 7, 2), np.nan)], axis=1)
+    assert_allclose(model.predict_proba(more), model.predict_proba(alone), rtol=1e-12)
+
+
+def test_patch_size_errors_are_clear():
+    X, y, _ = sequences(n=20, n_steps=8)
+    with pytest.raises(ValueError, match="patch_size=2 needs independent sequences"):
+        ElmanClassifier(patch_size=2, stateful=True).fit(X, y)
+    model = ElmanClassifier(patch_size=2, max_iter=1).fit(X, y)
+    with pytest.raises(ValueError, match="set patch_size back"):
+        model.set_params(patch_size=3).predict(X)
+    reg = ElmanRegressor(patch_size=2, max_iter=1).fit(X, y.astype(float))
+    with pytest.raises(ValueError, match="Train the forecaster with patch_size=1"):
+        reg.forecast(X, 2)
