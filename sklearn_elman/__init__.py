@@ -1,8 +1,9 @@
 """Elman recurrent networks as scikit-learn estimators."""
 
 from sklearn_elman._classifier import ElmanClassifier
+from sklearn_elman._preprocessing import SequenceScaler
 from sklearn_elman._regressor import ElmanRegressor
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["ElmanClassifier", "ElmanRegressor", "__version__"]
+__all__ = ["ElmanClassifier", "ElmanRegressor", "SequenceScaler", "__version__"]

@@ -183,6 +183,7 @@ def check_sequences(
     fitted_per_step=None,
     y=NO_TARGET,
     y_checks=None,
+    return_ndim=False,
 ):
     """Validate sequences (and targets) as an estimator of this package reads them.
 
@@ -206,6 +207,8 @@ def check_sequences(
         Targets to validate with ``X``, if any.
     y_checks : dict, default=None
         Options of :func:`~sklearn.utils.validation.validate_data` for ``y``.
+    return_ndim : bool, default=False
+        Whether to return the number of dimensions of ``X`` too (last).
 
     Returns
     -------
@@ -215,6 +218,8 @@ def check_sequences(
         Real steps (see :func:`padding_mask`).
     y : ndarray
         Only when ``y`` was given: the validated targets.
+    ndim : int
+        Only with ``return_ndim``: 2 or 3, the layout of ``X``.
     """
     check = {
         "reset": reset,
@@ -255,10 +260,12 @@ def check_sequences(
                     else "The last axis of 3D input is the features of one step."
                 )
             )
-    mask = padding_mask(X3)
-    if y is NO_TARGET:
-        return X3, mask
-    return X3, mask, y
+    checked = (X3, padding_mask(X3))
+    if y is not NO_TARGET:
+        checked += (y,)
+    if return_ndim:
+        checked += (X.ndim,)
+    return checked
 
 
 def to_patches(

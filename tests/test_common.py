@@ -10,13 +10,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._testing import ignore_warnings
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_elman import ElmanClassifier, ElmanRegressor
+from sklearn_elman import ElmanClassifier, ElmanRegressor, SequenceScaler
 
 ESTIMATORS = [
     Estimator(**options)
     for Estimator in (ElmanClassifier, ElmanRegressor)
     for options in ({}, {"solver": "lbfgs"}, {"solver": "sgd", "bptt_steps": 2})
-]
+] + [SequenceScaler(), SequenceScaler(with_mean=False, with_std=False)]
 
 
 @parametrize_with_checks(ESTIMATORS)

@@ -9,6 +9,7 @@ numpydoc_validate = pytest.importorskip("numpydoc.validate")
 from sklearn_elman import (  # noqa: E402
     ElmanClassifier,
     ElmanRegressor,
+    SequenceScaler,
     _elman,
     _runtime,
     _sequences,
@@ -40,6 +41,7 @@ METHODS = {
         "reset_context",
         "hidden_states",
     ),
+    "SequenceScaler": ("fit", "transform", "inverse_transform"),
 }
 PUBLIC = [f"sklearn_elman.{cls}" for cls in METHODS] + [
     f"sklearn_elman.{cls}.{name}" for cls, names in METHODS.items() for name in names
@@ -69,7 +71,7 @@ def test_maths_and_solver_docstrings(name):
     assert errors_of(name, IGNORED_PRIVATE) == []
 
 
-@pytest.mark.parametrize("Estimator", [ElmanClassifier, ElmanRegressor])
+@pytest.mark.parametrize("Estimator", [ElmanClassifier, ElmanRegressor, SequenceScaler])
 def test_every_parameter_is_documented(Estimator):
     # cleandoc: Python 3.13 strips the indentation of docstrings, older ones do not.
     doc = inspect.cleandoc(Estimator.__doc__)
