@@ -625,10 +625,38 @@ def readout(
     """
     if kind == "last":
         return trace.hidden[1:] if per_step else trace.last_hidden()
-    R, _ = _pool(trace, kind, starts)
     if per_step:
-        return R
-    return R[trace.lengths - 1, np.arange(len(trace.lengths))]
+        return _pool(trace, kind, starts)[0]
+    return _pool_sequences(trace, kind)[0]
+
+
+def _pool_sequences(trace, kind):
+    """Mean or max of each sequence's states over its real steps.
+
+    Returns the readout (n_sequences, n_hidden) and what the backward pass
+    needs: the lengths (n_sequences, 1) for 'mean', the step of each maximum
+    (n_sequences, n_hidden) for 'max'.
+    """
+    H = trace.hidden[1:]
+    real = np.arange(H.shape[0])[:, None] < trace.lengths[None, :]
+    if kind == "mean":
+        lengths = trace.lengths[:, None].astype(H.dtype)
+        return np.einsum("tsh,ts->sh", H, real.astype(H.dtype)) / lengths, lengths
+    masked = np.where(real[:, :, None], H, -np.inf)
+    argmax = np.argmax(masked, axis=0)  # ties: the earliest step
+    return np.take_along_axis(masked, argmax[None], axis=0)[0], argmax
+
+
+def _unpool_sequences(dR, kind, aux, trace):
+    """Gradient reaching every state (n_steps, n_sequences, n_hidden) from the
+    gradient ``dR`` (n_sequences, n_hidden) of per-sequence readouts."""
+    n_steps = trace.hidden.shape[0] - 1
+    if kind == "mean":
+        # Padded steps take a share too: the backward pass gives them no gradient.
+        return np.broadcast_to(dR / aux, (n_steps,) + dR.shape).copy()
+    dH = np.zeros((n_steps,) + dR.shape, dtype=dR.dtype)
+    np.put_along_axis(dH, aux[None], dR[None], axis=0)
+    return dH
 
 
 def _segment_starts(trace, starts):
@@ -652,6 +680,19 @@ def _pool(trace, kind, starts):
     H = trace.hidden[1:]
     n_steps, n_seq, n_hidden = H.shape
     real = (np.arange(n_steps)[:, None] < trace.lengths[None, :]).astype(H.dtype)
+    if starts is None:
+        # One segment per sequence: running totals along the whole time axis.
+        if kind == "mean":
+            counts = np.cumsum(real, axis=0)[:, :, None]
+            return np.cumsum(H * real[:, :, None], axis=0) / counts, counts
+        masked = np.where(real[:, :, None] > 0, H, -np.inf)
+        R = np.maximum.accumulate(masked, axis=0)
+        # The maximum was taken where it last rose (ties keep the earliest).
+        rose = masked[1:] > R[:-1]
+        steps = np.arange(1, n_steps)[:, None, None]
+        argmax = np.zeros(H.shape, dtype=np.intp)
+        argmax[1:] = np.where(rose, steps, 0)
+        return R, np.maximum.accumulate(argmax, axis=0)
     begins = _segment_starts(trace, starts)
     R = np.empty_like(H)
     if kind == "mean":
@@ -688,6 +729,9 @@ def _unpool(dR, kind, aux, trace, starts):
     """
     n_steps, n_seq, n_hidden = dR.shape
     dH = np.zeros_like(dR)
+    if kind == "mean" and starts is None:
+        # Each state takes a share of every later readout of its sequence.
+        return np.cumsum((dR / aux)[::-1], axis=0)[::-1]
     if kind == "mean":
         begins = _segment_starts(trace, starts)
         share = dR / aux
@@ -703,7 +747,9 @@ def _unpool(dR, kind, aux, trace, starts):
     units = np.arange(n_hidden)[None, :]
     for t in range(n_steps):
         if dR[t].any():
-            np.add.at(dH, (aux[t], rows, units), dR[t])
+            # Each (sequence, unit) pair appears once per step: no index repeats
+            # within one assignment, so a plain fancy-indexed add accumulates.
+            dH[aux[t], rows, units] += dR[t]
     return dH
 
 
@@ -896,10 +942,10 @@ def loss_and_gradient(
     Y_flat, weight = _flatten_targets(Y, sample_weight, mask, per_step, n_steps)
     if kind == "last":
         H_out = readout(trace, per_step)
+    elif per_step:
+        H_out, pool_aux = _pool(trace, kind, starts)
     else:
-        pooled, pool_aux = _pool(trace, kind, starts)
-        ends = (trace.lengths - 1, np.arange(n_seq))
-        H_out = pooled if per_step else pooled[ends]
+        H_out, pool_aux = _pool_sequences(trace, kind)
     if per_step:
         H_out = H_out.reshape(n_steps * n_seq, n_hidden)
     Z = output_layer(params, H_out)
@@ -927,10 +973,9 @@ def loss_and_gradient(
         # then backpropagate as if each of those states had an output of its own.
         if per_step:
             dR = dH_out.reshape(n_steps, n_seq, n_hidden)
+            dH_steps = _unpool(dR, kind, pool_aux, trace, starts)
         else:
-            dR = np.zeros((n_steps, n_seq, n_hidden), dtype=dH_out.dtype)
-            dR[ends] = dH_out
-        dH_steps = _unpool(dR, kind, pool_aux, trace, starts)
+            dH_steps = _unpool_sequences(dH_out, kind, pool_aux, trace)
         dA = _backward_through_time(
             params,
             trace,

@@ -477,3 +477,26 @@ def test_patch_size_errors_are_clear():
     reg = ElmanRegressor(patch_size=2, max_iter=1).fit(X, y.astype(float))
     with pytest.raises(ValueError, match="Train the forecaster with patch_size=1"):
         reg.forecast(X, 2)
+
+
+def test_bagging_without_bootstrap_is_a_seed_ensemble():
+    from sklearn.ensemble import BaggingClassifier
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 10))
+    y = (X[:, 0] + X[:, 5] > 0).astype(int)
+    member = ElmanClassifier(hidden_units=8, max_iter=20)
+    bag = BaggingClassifier(member, n_estimators=5, bootstrap=False, random_state=0)
+    bag.fit(X, y)
+    seeds = [estimator.random_state for estimator in bag.estimators_]
+    assert len(set(seeds)) == 5
+    # Every member sees every row and every column, in order: only its seed differs.
+    for features in bag.estimators_features_:
+        assert_array_equal(features, np.arange(10))
+    probas = []
+    for seed, estimator in zip(seeds, bag.estimators_):
+        alone = ElmanClassifier(hidden_units=8, max_iter=20, random_state=seed)
+        alone.fit(X, y)
+        assert_allclose(estimator.predict_proba(X), alone.predict_proba(X), rtol=1e-8)
+        probas.append(alone.predict_proba(X))
+    assert_allclose(bag.predict_proba(X), np.mean(probas, axis=0), rtol=1e-8)
