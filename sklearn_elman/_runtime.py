@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import platform
 import sys
 
@@ -51,15 +50,22 @@ _supported = None
 
 
 def _load_libm():
-    """libm's fegetenv/fesetenv, or None where the layout above is not known."""
+    """libm's fegetenv/fesetenv, or None where the layout above is not known.
+
+    The library is opened by name, or found among those already loaded (musl
+    keeps fenv in libc), never through ``ctypes.util.find_library``, which runs
+    ``ldconfig`` or a compiler found on PATH.
+    """
     if not (sys.platform.startswith("linux") and platform.machine() == "x86_64"):
         return None
-    try:
-        libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
-        libm.fegetenv.argtypes = libm.fesetenv.argtypes = [ctypes.c_void_p]
+    for name in ("libm.so.6", None):
+        try:
+            libm = ctypes.CDLL(name)
+            libm.fegetenv.argtypes = libm.fesetenv.argtypes = [ctypes.c_void_p]
+        except (OSError, AttributeError):
+            continue
         return libm
-    except (OSError, AttributeError):
-        return None
+    return None
 
 
 def _flushes(dtype=np.float32):
@@ -79,37 +85,44 @@ def subnormals_flushed_here() -> bool:
     """
     global _libm, _supported
     if _supported is None:
-        _libm = _load_libm()
-        _supported = False
-        if _libm is not None:
-            # Check, once, that setting the bits has the documented effect.
-            with _set_flush_mode(_libm) as applied:
-                _supported = applied and _flushes(np.float32) and _flushes(np.float64)
+        libm = _load_libm()
+        # Check, once, that setting the bits has the documented effect.
+        supported = libm is not None and _probe(libm)
+        _libm, _supported = libm, supported
     return _supported
 
 
-@contextlib.contextmanager
-def _set_flush_mode(libm):
-    saved = _FloatEnvironment()
-    if libm.fegetenv(ctypes.byref(saved)) != 0:
-        yield False
-        return
+def _flushing(saved):
+    """A copy of the environment ``saved`` with flush-to-zero and DAZ set."""
     flushing = _FloatEnvironment.from_buffer_copy(saved)
     flushing.words[_MXCSR_WORD] |= _MXCSR_FTZ_DAZ
-    if libm.fesetenv(ctypes.byref(flushing)) != 0:
-        yield False
-        return
+    return flushing
+
+
+def _probe(libm):
+    saved = _FloatEnvironment()
+    if libm.fegetenv(ctypes.byref(saved)) != 0:
+        return False
+    works = False
+    # Set and restored twice, as in flush_subnormals: see there why.
     try:
-        yield True
+        try:
+            status = libm.fesetenv(ctypes.byref(_flushing(saved)))
+            works = status == 0 and _flushes(np.float32) and _flushes(np.float64)
+        finally:
+            libm.fesetenv(ctypes.byref(saved))
     finally:
         libm.fesetenv(ctypes.byref(saved))
+    return works
 
 
 @contextlib.contextmanager
 def flush_subnormals():
     """Treat subnormal floats as zero on this thread within the block.
 
-    Does nothing where :func:`subnormals_flushed_here` is False.
+    Does nothing where :func:`subnormals_flushed_here` is False. Whatever
+    exception or interrupt (Ctrl-C) arrives, at whatever line, the block leaves
+    the floating-point environment as it found it.
 
     Yields
     ------
@@ -119,8 +132,20 @@ def flush_subnormals():
     if not subnormals_flushed_here():
         yield
         return
-    with _set_flush_mode(_libm):
-        yield
+    saved = _FloatEnvironment()
+    _libm.fegetenv(ctypes.byref(saved))
+    # An interrupt can land between any two lines, the restoring ones included:
+    # two nested restores mean that one interrupt can never skip both. The mode
+    # is set inside both, and no ``try`` or ``return`` line runs while it is set
+    # (CPython 3.11 does not route an exception raised there to the handlers).
+    try:
+        try:
+            _libm.fesetenv(ctypes.byref(_flushing(saved)))
+            yield
+        finally:
+            _libm.fesetenv(ctypes.byref(saved))
+    finally:
+        _libm.fesetenv(ctypes.byref(saved))
 
 
 @contextlib.contextmanager

@@ -1,5 +1,10 @@
 """Tests of the BLAS thread policy and the subnormal guard (``_runtime.py``)."""
 
+import ctypes
+import inspect
+import platform
+import sys
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -89,3 +94,105 @@ def test_guard_changes_no_result_beyond_rounding(monkeypatch):
     plain = ElmanClassifier(**kwargs).fit(X, y)
     assert_allclose(guarded.loss_curve_, plain.loss_curve_, rtol=1e-6)
     assert_allclose(guarded.input_weights_, plain.input_weights_, rtol=1e-5, atol=1e-7)
+
+
+def test_loading_libm_runs_no_program(monkeypatch):
+    """ctypes.util.find_library runs ldconfig, or gcc/cc/objdump from PATH."""
+    import ctypes.util
+    import subprocess
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a program was run to find libm")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    monkeypatch.setattr(ctypes.util, "find_library", refuse)
+    monkeypatch.setattr(_runtime, "_supported", None)
+    monkeypatch.setattr(_runtime, "_libm", None)
+    supported = _runtime.subnormals_flushed_here()
+    if sys.platform.startswith("linux") and platform.machine() == "x86_64":
+        assert supported
+
+
+# ----------------------------------------------------------------------------------
+# Nothing leaks out of a call: interrupts at every line, calls from many threads
+# ----------------------------------------------------------------------------------
+
+
+def float_environment():
+    """The control modes of the calling thread's floating-point environment.
+
+    Read through a libm handle of the test's own, whatever state the module's
+    guard is in.
+    """
+    if not (sys.platform.startswith("linux") and platform.machine() == "x86_64"):
+        pytest.skip("the subnormal guard is implemented for x86-64 Linux only")
+    libm = ctypes.CDLL("libm.so.6")
+    env = _runtime._FloatEnvironment()
+    libm.fegetenv(ctypes.byref(env))
+    # The modes, not the sticky exception flags that any arithmetic may raise:
+    # the x87 control word, and MXCSR without its six flag bits.
+    return env.words[0] & 0xFFFF, env.words[7] & ~0x3F
+
+
+class Injector:
+    """A trace function raising KeyboardInterrupt at the n-th line it sees.
+
+    Only lines of the given functions count (and are traced).
+    """
+
+    def __init__(self, n, functions):
+        self.n, self.codes, self.seen, self.fired = n, functions, 0, False
+
+    def __call__(self, frame, event, arg):
+        if event == "call":
+            return self if frame.f_code in self.codes else None
+        if event == "line" and not self.fired:
+            self.seen += 1
+            if self.seen == self.n:
+                self.fired = True
+                raise KeyboardInterrupt
+        return self
+
+
+def run_with_injection(call, n, functions):
+    injector = Injector(n, functions)
+    sys.settrace(injector)
+    try:
+        call()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sys.settrace(None)
+    return injector.fired
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_an_interrupt_at_any_line_of_the_guard_leaves_the_environment_as_it_was():
+    before = float_environment()
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(20, 4)), np.arange(20) % 2
+    clf = ElmanClassifier(max_iter=2, random_state=0).fit(X, y)
+    # The guarded code: every function of _runtime (generator-based context
+    # managers through their wrapped functions).
+    guard = {
+        getattr(f, "__wrapped__", f).__code__
+        for f in vars(_runtime).values()
+        if inspect.isfunction(f) and f.__module__ == _runtime.__name__
+    }
+    calls = [
+        lambda: clf.predict_proba(X),
+        lambda: clf.fit(X, y),
+        lambda: _runtime.flush_subnormals().__enter__(),
+    ]
+    for call in calls:
+        n = 1
+        while True:
+            # A fresh probe each time, so that its lines are interrupted too.
+            _runtime._supported = None
+            fired = run_with_injection(call, n, guard)
+            assert float_environment() == before, f"leaked at line event {n}"
+            if not fired:
+                break
+            n += 1
+        assert n > 10  # the guard's lines were reached
+    assert half_of_tiny() > 0
