@@ -16,7 +16,10 @@ EXAMPLES = sorted(path.name for path in EXAMPLES_DIR.glob("*.py"))
 
 # Command-line arguments for the scripts that need some (the benchmark's smallest
 # size keeps it quick).
-EXTRA_ARGS = {"bench_training.py": ["--sizes", "S"]}
+EXTRA_ARGS = {
+    "bench_training.py": ["--sizes", "S"],
+    "bench_accuracy.py": ["--datasets", "digits", "--quick"],
+}
 
 # Each example should take seconds; this only stops a hung script.
 TIMEOUT_SECONDS = 180
