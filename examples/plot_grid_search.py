@@ -58,7 +58,13 @@ param_grid = {
     "alpha": [1e-4, 1e-2, 1e-1, 1.0],
     "activation": ["tanh", "relu"],
 }
-search = GridSearchCV(ElmanClassifier(random_state=0), param_grid, cv=3, n_jobs=-1)
+# A step of 0.01 (ten times the default) keeps each of the 72 fits short.
+search = GridSearchCV(
+    ElmanClassifier(learning_rate_init=0.01, random_state=0),
+    param_grid,
+    cv=3,
+    n_jobs=-1,
+)
 start_time = time.perf_counter()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)

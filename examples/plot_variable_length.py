@@ -60,8 +60,12 @@ train, test = train_test_split(
 # With ``n_features_per_step=4`` a 2D row is read as steps of 4 columns; a 3D array
 # gives the steps directly. Fitted with the same ``random_state``, the two layouts give
 # the same network, and a fitted model reads either layout.
+# A step of 0.01 (ten times the default) learns these clean logs in fewer epochs.
 elman = ElmanClassifier(
-    hidden_units=16, n_features_per_step=len(EVENTS), random_state=0
+    hidden_units=16,
+    n_features_per_step=len(EVENTS),
+    learning_rate_init=0.01,
+    random_state=0,
 )
 model_2d = clone(elman).fit(X2[train], y[train])
 model_3d = clone(elman).fit(X3[train], y[train])

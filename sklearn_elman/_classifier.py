@@ -106,7 +106,7 @@ class ElmanClassifier(ClassifierMixin, BaseElman):
         alpha=1e-4,
         batch_size="auto",
         learning_rate="constant",
-        learning_rate_init=0.01,
+        learning_rate_init=0.001,
         power_t=0.5,
         max_iter=200,
         shuffle=True,
