@@ -40,6 +40,7 @@ from sklearn_elman._data import SequenceRows, StreamRows
 from sklearn_elman._runtime import computation_settings
 from sklearn_elman._sequences import NO_TARGET, check_sequences, to_patches
 from sklearn_elman._solvers import (
+    OPTIMIZERS,
     STOCHASTIC_SOLVERS,
     BaseOptimizer,
     clip_grad_norm,
@@ -678,8 +679,11 @@ class BaseElman(BaseEstimator):
     # Prediction
     # ----------------------------------------------------------------------------
 
-    def _outputs(self, X):
-        """The head's output at the end of each row (advancing a stream)."""
+    def _outputs(self, X, head=None):
+        """The head's output at the end of each row (advancing a stream).
+
+        ``head='identity'`` gives the logits of the output layer instead.
+        """
         check_is_fitted(self)
         X3, mask = self._validate_X(X, reset=False)
         params = self._fitted_params(X3.dtype)
@@ -691,7 +695,7 @@ class BaseElman(BaseEstimator):
                 mask,
                 self._context(params),
                 self.activation,
-                self._head,
+                head or self._head,
                 self.readout,
             )
         self._keep_context(context)
@@ -828,7 +832,13 @@ class BaseElman(BaseEstimator):
     def _fit_stochastic(self, theta, shapes, data, incremental):
         params = _elman.unpack(theta, shapes)
         optimizer = getattr(self, "_optimizer", None)
-        if not incremental or optimizer is None or optimizer.n_params != theta.size:
+        if (
+            not incremental
+            or optimizer is None
+            or optimizer.n_params != theta.size
+            # set_params(solver=...) between partial_fit calls switches the rule.
+            or not isinstance(optimizer, OPTIMIZERS[self.solver])
+        ):
             self._optimizer = self._make_optimizer(theta)
         optimizer = self._optimizer
 

@@ -13,6 +13,7 @@ from sklearn.utils.multiclass import (
 )
 
 from sklearn_elman._base import BaseElman, fill_doc, stochastic_solver
+from sklearn_elman._elman import log_softmax
 
 
 @fill_doc
@@ -228,11 +229,12 @@ class ElmanClassifier(ClassifierMixin, BaseElman):
         Returns
         -------
         log_proba : ndarray of shape (n_sequences, n_classes)
-            Log of :meth:`predict_proba` (which it calls, so it advances the
-            context with ``stateful=True``).
+            Log of :meth:`predict_proba`, computed from the logits with a stable
+            log-softmax, so that it stays finite where a probability underflows
+            to zero. With ``stateful=True`` the context advances to the end of
+            ``X``.
         """
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+        return log_softmax(self._outputs(X, head="identity"))
 
     @fill_doc
     def predict(self, X):

@@ -226,6 +226,8 @@ class AdamOptimizer(BaseOptimizer):
 
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
+#: The optimizer class of each stochastic solver.
+OPTIMIZERS = {"sgd": SGDOptimizer, "adam": AdamOptimizer}
 
 
 def clip_grad_norm(grad: np.ndarray, max_norm: float | None) -> float:
@@ -266,11 +268,9 @@ def make_optimizer(solver, params, **options):
     optimizer : BaseOptimizer
         A new optimizer with zero state.
     """
-    if solver == "sgd":
-        return SGDOptimizer(params, **options)
-    if solver == "adam":
-        return AdamOptimizer(params, **options)
-    raise ValueError(f"No stochastic optimizer named {solver!r}.")
+    if solver not in OPTIMIZERS:
+        raise ValueError(f"No stochastic optimizer named {solver!r}.")
+    return OPTIMIZERS[solver](params, **options)
 
 
 def minimize_lbfgs(

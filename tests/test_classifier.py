@@ -791,3 +791,30 @@ def test_prediction_in_small_chunks_equals_one_pass(stateful, monkeypatch):
         assert_allclose(clf.predict_proba(X), whole, rtol=1e-12)
         if stateful:
             assert_array_equal(clf.context_, context)
+
+
+def test_predict_log_proba_stays_finite_where_probabilities_underflow():
+    X, y = memory_task(n=40)
+    clf = ElmanClassifier(max_iter=3, random_state=0).fit(X.astype(np.float32), y)
+    clf.output_weights_ = clf.output_weights_ * 1e4  # very confident outputs
+    X32 = X.astype(np.float32)
+    proba = clf.predict_proba(X32)
+    assert (proba == 0).any()  # log(proba) would be -inf here
+    log_proba = clf.predict_log_proba(X32)
+    assert np.isfinite(log_proba).all() and log_proba.dtype == np.float32
+    logits = clf.hidden_states(X32)[:, -1] @ clf.output_weights_ + clf.output_bias_
+    expected = E.log_softmax(logits.astype(np.float64))
+    assert_allclose(log_proba, expected, rtol=1e-4, atol=1e-2)
+    assert_allclose(np.exp(log_proba), proba, atol=1e-6)
+
+
+def test_set_params_solver_between_partial_fits_switches_the_optimizer():
+    X, y = memory_task(n=40)
+    clf = ElmanClassifier(solver="sgd", random_state=0).partial_fit(X, y, [0, 1])
+    fresh = copy.deepcopy(clf)
+    del fresh._optimizer  # what a new optimizer from these weights does
+    for model in (clf, fresh):
+        model.set_params(solver="adam").partial_fit(X, y)
+    assert type(clf._optimizer).__name__ == "AdamOptimizer"
+    for name in E.ElmanParams._fields:
+        assert_array_equal(getattr(clf, name + "_"), getattr(fresh, name + "_"))
