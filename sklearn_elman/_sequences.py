@@ -12,6 +12,8 @@ These helpers know nothing of targets or heads, so that every estimator shares t
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.utils.validation import validate_data
 
@@ -238,6 +240,14 @@ def check_sequences(
     if reset:
         estimator.n_features_in_ = n_columns
         estimator._fitted_ndim = X.ndim
+        if X.ndim == 3 and X.shape[2] > X.shape[1]:
+            warnings.warn(
+                f"X has shape {X.shape}, read as {X.shape[1]} steps of "
+                f"{X.shape[2]} features each. If it holds (n_sequences, "
+                "n_channels, n_timepoints), as aeon and sktime arrange series, "
+                "transpose it first: X = X.transpose(0, 2, 1).",
+                UserWarning,
+            )
     else:
         if (
             X.ndim == 2
@@ -250,7 +260,7 @@ def check_sequences(
             )
         if X3.shape[2] != fitted_per_step:
             raise ValueError(
-                f"X has {X3.shape[2]} features per time step, but {name} was "
+                f"X has {_features(X3.shape[2])} per time step, but {name} was "
                 f"fitted on {fitted_per_step}. "
                 + (
                     f"2D rows are split into steps of n_features_per_step="
@@ -266,6 +276,10 @@ def check_sequences(
     if return_ndim:
         checked += (X.ndim,)
     return checked
+
+
+def _features(n):
+    return f"{n} feature" if n == 1 else f"{n} features"
 
 
 def to_patches(

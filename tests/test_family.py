@@ -1,14 +1,16 @@
 """Behaviour both estimators share through ``BaseElman``, tested once for each."""
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
-from sklearn_elman import ElmanClassifier, ElmanRegressor
+from sklearn_elman import ElmanClassifier, ElmanRegressor, SequenceScaler
 from sklearn_elman import _elman as E
 from sklearn_elman._data import StreamRows
 from sklearn_elman._sequences import to_patches
@@ -500,3 +502,23 @@ def test_bagging_without_bootstrap_is_a_seed_ensemble():
         assert_allclose(estimator.predict_proba(X), alone.predict_proba(X), rtol=1e-8)
         probas.append(alone.predict_proba(X))
     assert_allclose(bag.predict_proba(X), np.mean(probas, axis=0), rtol=1e-8)
+
+
+def test_channel_first_3d_input_is_warned_about_with_the_transpose():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(20, 3, 50))  # (n, channels, timepoints), as aeon holds it
+    y = np.arange(20) % 2
+    for model in (ElmanClassifier(max_iter=1), SequenceScaler()):
+        with pytest.warns(UserWarning, match=r"X.transpose\(0, 2, 1\)"):
+            model.fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ElmanClassifier(max_iter=1).fit(X.transpose(0, 2, 1), y)
+
+
+def test_feature_count_errors_use_the_singular():
+    X, y, _ = sequences(n=20, n_features=2)
+    model = ElmanClassifier(max_iter=1).fit(X, y)
+    with pytest.raises(ValueError, match="X has 1 feature per time step"):
+        model.predict(X[:, :, :1])
