@@ -428,14 +428,7 @@ def softmax_cross_entropy(
     per_output = -np.einsum("ij,ij->i", Y, log_p)
     dZ = np.exp(log_p, out=log_p)
     dZ -= Y
-    if sample_weight is None:
-        return float(per_output.sum()), dZ, float(Z.shape[0])
-    dZ *= sample_weight[:, None]
-    return (
-        float(per_output @ sample_weight),
-        dZ,
-        float(sample_weight.sum()),
-    )
+    return _weighted(per_output, dZ, sample_weight)
 
 
 def squared_error(
@@ -466,14 +459,15 @@ def squared_error(
     """
     dZ = Z - Y
     per_output = 0.5 * np.einsum("ij,ij->i", dZ, dZ)
+    return _weighted(per_output, dZ, sample_weight)
+
+
+def _weighted(per_output, dZ, sample_weight):
+    """Weigh per-output losses and their gradients: (loss_sum, dZ, weight_sum)."""
     if sample_weight is None:
-        return float(per_output.sum()), dZ, float(Z.shape[0])
+        return float(per_output.sum()), dZ, float(dZ.shape[0])
     dZ *= sample_weight[:, None]
-    return (
-        float(per_output @ sample_weight),
-        dZ,
-        float(sample_weight.sum()),
-    )
+    return float(per_output @ sample_weight), dZ, float(sample_weight.sum())
 
 
 class OutputHead(NamedTuple):
