@@ -36,6 +36,18 @@ def sine_windows(n_windows=200, window=12, seed=0):
     return X, y, series
 
 
+def with_weights_of(fitted, model):
+    """``model`` given the weights and fitted shape of ``fitted`` (2D input)."""
+    for name in [n + "_" for n in E.ElmanParams._fields] + [
+        "n_outputs_",
+        "n_features_in_",
+        "_y_ndim",
+    ]:
+        setattr(model, name, getattr(fitted, name))
+    model._fitted_ndim = 2
+    return model
+
+
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_learns_a_value_that_needs_memory(solver):
     X, y = delayed_sum_task()
@@ -120,14 +132,7 @@ def test_early_stopping_scores_r2_on_held_out_rows():
 def test_stateful_regressor_streams_like_the_whole_sequence():
     X, y = delayed_sum_task(n=80)
     stateless = ElmanRegressor(max_iter=5, random_state=0).fit(X, y)
-    stream = clone(stateless).set_params(stateful=True)
-    for name in [n + "_" for n in E.ElmanParams._fields] + [
-        "n_outputs_",
-        "n_features_in_",
-        "_y_ndim",
-    ]:
-        setattr(stream, name, getattr(stateless, name))
-    stream._fitted_ndim = 2
+    stream = with_weights_of(stateless, clone(stateless).set_params(stateful=True))
     sequence = X[5]
     stream.n_features_in_ = 1
     steps = stream.predict(sequence[:, None])  # one row per step
@@ -271,14 +276,7 @@ def test_stateful_forecast_starts_from_the_stream_and_does_not_consume_it():
     from_context = reg.forecast(None, n_steps=5)
     assert_array_equal(reg.context_, context)
     assert from_context.shape == (1, 5)
-    stateless = clone(reg).set_params(stateful=False)
-    for name in [n + "_" for n in E.ElmanParams._fields] + [
-        "n_outputs_",
-        "n_features_in_",
-        "_y_ndim",
-    ]:
-        setattr(stateless, name, getattr(reg, name))
-    stateless._fitted_ndim = 2
+    stateless = with_weights_of(reg, clone(reg).set_params(stateful=False))
     # Forecasting from context_ equals forecasting from the whole stream read.
     assert_allclose(
         from_context[0], stateless.forecast(series[None, :150], 5)[0], rtol=1e-10
