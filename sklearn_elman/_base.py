@@ -621,12 +621,25 @@ class BaseElman(BaseEstimator):
             setattr(self, name + "_", array)
 
     def _context(self, params):
-        """Current stream context (zeros if there is none yet)."""
+        """Current stream context (zeros if there is none yet), checked."""
         n_hidden = params.context_weights.shape[0]
         context = getattr(self, "context_", None)
-        if context is None or np.shape(context) != (n_hidden,):
+        if context is None or not self.stateful:
             return np.zeros(n_hidden, dtype=params.context_weights.dtype)
-        return np.asarray(context, dtype=params.context_weights.dtype)
+        context = np.asarray(context)
+        if context.shape != (n_hidden,):
+            raise ValueError(
+                f"context_ has shape {context.shape}, but the network has "
+                f"{n_hidden} hidden units: assign an array of shape ({n_hidden},), "
+                "such as a context_ saved from this estimator, or call "
+                "reset_context() to start a new stream."
+            )
+        if not np.isfinite(context).all():
+            raise ValueError(
+                "context_ contains NaN or inf. Assign a finite context, or call "
+                "reset_context() to start a new stream."
+            )
+        return context.astype(params.context_weights.dtype, copy=False)
 
     def _keep_context(self, context):
         """Store the context a stream mode left (independent rows leave None)."""
@@ -773,12 +786,18 @@ class BaseElman(BaseEstimator):
             self._fit_lbfgs(theta, shapes, data)
         else:
             self._fit_stochastic(theta, shapes, data, incremental)
-        if not np.isfinite(theta).all():
+        context = getattr(self, "context_", np.zeros(1))
+        if not (
+            np.isfinite(theta).all()
+            and np.isfinite(self.loss_)
+            and np.isfinite(context).all()
+        ):
             raise ValueError(
-                "Solver produced non-finite parameter weights. The input data may "
-                "contain large values and need to be preprocessed (for example "
-                "with sklearn.preprocessing.StandardScaler), or the learning rate "
-                "may be too high."
+                "Training diverged: the weights, the loss or the stream's context "
+                "became infinite or NaN. The estimator is left as it was. The input "
+                "may hold values too large for the network (scale it, for example "
+                f"with SequenceScaler), or learning_rate_init (now "
+                f"{self.learning_rate_init}) may be too high."
             )
 
     def _initialize_training_state(self):
@@ -865,6 +884,7 @@ class BaseElman(BaseEstimator):
         start_context = self._context(params)
         start_time = time.perf_counter()
         self.n_iter_ = 0
+        diverged = False
         try:
             for _ in range(self.max_iter):
                 context = start_context
@@ -875,9 +895,14 @@ class BaseElman(BaseEstimator):
                     )
                     if batch_loss is None:
                         continue  # rows of zero weight only carry the context on
+                    if not np.isfinite(batch_loss):
+                        diverged = True
+                        break
                     clip_grad_norm(grad, self.max_grad_norm)
                     optimizer.update_params(theta, grad)
                     accumulated_loss += batch_loss * train.weight_of(rows)
+                if diverged:
+                    break
 
                 self.n_iter_ += 1
                 self.t_ += train.n_rows
@@ -928,6 +953,8 @@ class BaseElman(BaseEstimator):
                     )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
+        if diverged:
+            self._report_divergence(best)
         if best is not None and self.n_iter_:
             # Epoch 0 is the start of a warm-started fit that no epoch bettered.
             theta[:] = best.theta
@@ -948,6 +975,27 @@ class BaseElman(BaseEstimator):
             self._keep_context(
                 data.context_after(params, start_context, self.activation)
             )
+
+    def _report_divergence(self, best):
+        """Stop a diverged fit: raise, or warn when a finite epoch can be kept."""
+        advice = (
+            f"Lower learning_rate_init (now {self.learning_rate_init}), keep "
+            f"max_grad_norm on (now {self.max_grad_norm}), or scale the input "
+            "(for example with SequenceScaler)."
+        )
+        epoch = self.n_iter_ + 1
+        if best is None or not best.epoch:
+            raise ValueError(
+                f"Training diverged: the loss became infinite or NaN in epoch "
+                f"{epoch}, before any epoch completed. The estimator is left as "
+                f"it was. {advice}"
+            )
+        warnings.warn(
+            f"Training diverged: the loss became infinite or NaN in epoch {epoch}. "
+            f"Stopped, and kept the weights of epoch {best.epoch}, the best "
+            f"finite one. {advice}",
+            ConvergenceWarning,
+        )
 
     def _validate(self, params, validation, context):
         """Score the validation rows and record their loss; returns (score, context)."""

@@ -522,3 +522,58 @@ def test_feature_count_errors_use_the_singular():
     model = ElmanClassifier(max_iter=1).fit(X, y)
     with pytest.raises(ValueError, match="X has 1 feature per time step"):
         model.predict(X[:, :, :1])
+
+
+# ----------------------------------------------------------------------------------
+# Divergence and the stream's context
+# ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stateful", [False, True])
+def test_divergence_is_an_error_or_a_warning_never_a_nan_model(stateful):
+    X, y, _ = sequences(n=60)
+    Xs = np.nan_to_num(X, nan=0.0) * 50
+    model = ElmanClassifier(
+        solver="sgd",
+        learning_rate_init=1e6,
+        max_grad_norm=None,
+        activation="identity",
+        stateful=stateful,
+        max_iter=30,
+        random_state=0,
+    )
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(Xs, y)
+    except ValueError as error:
+        assert "diverged" in str(error) and "learning_rate_init" in str(error)
+        assert not hasattr(model, "input_weights_")  # left as it was
+        return
+    assert any("diverged" in str(w.message) for w in caught)
+    assert np.isfinite(model.loss_) and model.loss_ == min(model.loss_curve_)
+    for name in E.ElmanParams._fields:
+        assert np.isfinite(getattr(model, name + "_")).all()
+    if stateful:
+        assert np.isfinite(model.context_).all()
+
+
+def test_lbfgs_on_huge_input_raises_and_leaves_the_estimator():
+    X, y, _ = sequences(n=30)
+    model = ElmanRegressor(solver="lbfgs", activation="identity", max_iter=20)
+    with pytest.raises(ValueError, match="diverged"):
+        model.fit(np.nan_to_num(X, nan=1.0) * 1e300, y)
+    assert not hasattr(model, "input_weights_")
+
+
+def test_context_is_validated_like_the_weights():
+    model, X = fitted(ElmanClassifier, stateful=True, hidden_units=5)
+    saved = model.context_.copy()
+    model.context_ = saved[None]
+    with pytest.raises(ValueError, match=r"context_ has shape \(1, 5\)"):
+        model.predict(X)
+    model.context_ = np.full(5, np.nan)
+    with pytest.raises(ValueError, match="context_ contains NaN"):
+        model.predict_proba(X)
+    model.context_ = saved
+    model.predict(X)
