@@ -3,7 +3,14 @@
 from sklearn_elman._classifier import ElmanClassifier
 from sklearn_elman._preprocessing import SequenceScaler
 from sklearn_elman._regressor import ElmanRegressor
+from sklearn_elman._sequences import pad_sequences
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["ElmanClassifier", "ElmanRegressor", "SequenceScaler", "__version__"]
+__all__ = [
+    "ElmanClassifier",
+    "ElmanRegressor",
+    "SequenceScaler",
+    "pad_sequences",
+    "__version__",
+]

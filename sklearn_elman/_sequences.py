@@ -223,6 +223,8 @@ def check_sequences(
     ndim : int
         Only with ``return_ndim``: 2 or 3, the layout of ``X``.
     """
+    if isinstance(X, list | tuple) and _is_ragged(X):
+        X = pad_sequences(X)
     check = {
         "reset": reset,
         "ensure_2d": False,
@@ -256,7 +258,10 @@ def check_sequences(
         ):
             raise ValueError(
                 f"X has {n_columns} features, but {name} is expecting "
-                f"{estimator.n_features_in_} features as input."
+                f"{estimator.n_features_in_} features as input. Rows of another "
+                f"length: pad them at the end with NaN to {estimator.n_features_in_} "
+                "columns, or pass 3D input (n_sequences, n_steps, n_features), "
+                "whose number of steps may differ from fit."
             )
         if X3.shape[2] != fitted_per_step:
             raise ValueError(
@@ -320,3 +325,55 @@ def to_patches(
         return patches, None
     patches[~real] = np.nan
     return patches, real
+
+
+def _is_ragged(X):
+    lengths = {len(row) if hasattr(row, "__len__") else -1 for row in X}
+    return len(lengths) > 1
+
+
+def pad_sequences(sequences, dtype=np.float64):
+    """Stack sequences of different lengths into one NaN-padded 3D array.
+
+    Parameters
+    ----------
+    sequences : sequence of array-like of shape (n_steps_i,) or \
+            (n_steps_i, n_features)
+        The sequences, each a 1D array (one feature per step) or a 2D array of
+        steps; all must have the same number of features.
+    dtype : dtype, default=np.float64
+        Floating dtype of the result.
+
+    Returns
+    -------
+    X : ndarray of shape (n_sequences, max_n_steps, n_features)
+        The sequences one per row, padded at the end with NaN steps, the layout
+        the estimators of this package read.
+
+    Examples
+    --------
+    >>> from sklearn_elman import pad_sequences
+    >>> pad_sequences([[1, 2, 3], [4, 5]])[:, :, 0]
+    array([[ 1.,  2.,  3.],
+           [ 4.,  5., nan]])
+    """
+    arrays = [np.asarray(seq, dtype=dtype) for seq in sequences]
+    if not arrays:
+        raise ValueError("pad_sequences needs at least one sequence.")
+    arrays = [a[:, None] if a.ndim == 1 else a for a in arrays]
+    bad = [i for i, a in enumerate(arrays) if a.ndim != 2 or len(a) == 0]
+    if bad:
+        raise ValueError(
+            f"Sequence {bad[0]} has shape {arrays[bad[0]].shape}: each sequence "
+            "must be a non-empty array of shape (n_steps,) or (n_steps, n_features)."
+        )
+    widths = {a.shape[1] for a in arrays}
+    if len(widths) > 1:
+        raise ValueError(
+            f"The sequences have different numbers of features per step: "
+            f"{sorted(widths)}. Every step of every sequence needs the same features."
+        )
+    X = np.full((len(arrays), max(len(a) for a in arrays), widths.pop()), np.nan, dtype)
+    for i, a in enumerate(arrays):
+        X[i, : len(a)] = a
+    return X

@@ -577,3 +577,27 @@ def test_context_is_validated_like_the_weights():
         model.predict_proba(X)
     model.context_ = saved
     model.predict(X)
+
+
+def test_ragged_lists_of_sequences_are_padded():
+    from sklearn_elman import pad_sequences
+
+    ragged = [[1.0, 2.0, 3.0], [4.0, 5.0], [6.0]]
+    X = pad_sequences(ragged)
+    assert X.shape == (3, 3, 1)
+    assert_array_equal(X[1, :, 0], [4, 5, np.nan])
+    y = [0, 1, 0]
+    a = ElmanClassifier(max_iter=2, random_state=0).fit(ragged, y)
+    b = ElmanClassifier(max_iter=2, random_state=0).fit(X, y)
+    assert_array_equal(a.predict_proba(ragged), b.predict_proba(X))
+    multi = pad_sequences([np.ones((4, 2)), np.zeros((2, 2))])
+    assert multi.shape == (2, 4, 2) and np.isnan(multi[1, 2:]).all()
+    with pytest.raises(ValueError, match="different numbers of features"):
+        pad_sequences([np.ones((4, 2)), np.ones((2, 3))])
+
+
+def test_a_2d_model_asked_for_other_row_lengths_names_the_way_out():
+    X, y, _ = sequences(n=20, n_steps=5, n_features=1)
+    model = ElmanClassifier(max_iter=1).fit(np.nan_to_num(X[:, :, 0], nan=0.0), y)
+    with pytest.raises(ValueError, match="pad them at the end with NaN to 5 columns"):
+        model.predict(np.zeros((2, 4)))
