@@ -209,7 +209,9 @@ _PARAMETERS_DOC = """\
         ``i - 1`` left, ``y[i]`` is the target at the end of row ``i``, the context
         carries over from one call of ``fit``, ``partial_fit``, ``predict`` or
         ``predict_proba`` to the next (``fit`` without ``warm_start`` starts a new
-        stream), and :meth:`reset_context` starts a new stream.
+        stream), and :meth:`reset_context` starts a new stream. Like any object
+        with state, a stateful estimator must not be shared between threads
+        without a lock: their rows would interleave in one stream.
 
     warm_up_steps : int, default=0
         Only with ``stateful=True``: the number of real steps at the start of the
