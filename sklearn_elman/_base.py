@@ -731,9 +731,10 @@ class BaseElman(BaseEstimator):
                 self._validate_and_train(
                     X, y, incremental, continuing, sample_weight, target_options
                 )
-        except Exception:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
+        except BaseException:
+            # Interrupts too (Ctrl-C): in one assignment, so that nothing can
+            # land between emptying the estimator and restoring it.
+            self.__dict__ = saved
             raise
         return self
 
@@ -879,10 +880,11 @@ class BaseElman(BaseEstimator):
         loss_options = self._loss_options()
 
         grad = np.empty_like(theta)
-        # fit keeps the weights of its best epoch; partial_fit, one epoch a call,
-        # keeps what it has.
-        best = _BestEpoch(theta) if not incremental else None
         start_loss = getattr(self, "loss_", None)
+        # fit keeps the weights of its best epoch (epoch 0: the weights it started
+        # from); partial_fit, one epoch a call, keeps what it has.
+        if not incremental:
+            self._kept = (theta.copy(), 0, start_loss)
         start_context = self._context(params)
         start_time = time.perf_counter()
         self.n_iter_ = 0
@@ -906,30 +908,43 @@ class BaseElman(BaseEstimator):
                 if diverged:
                     break
 
-                self.n_iter_ += 1
-                self.t_ += train.n_rows
-                self.loss_ = accumulated_loss / train.total_weight
-                self.loss_curve_.append(self.loss_)
-                message = f"Epoch {self.n_iter_}, loss = {self.loss_:.8f}"
-
+                loss = accumulated_loss / train.total_weight
+                epoch = self.n_iter_ + 1
+                record = {
+                    "n_iter_": epoch,
+                    "t_": self.t_ + train.n_rows,
+                    "loss_": loss,
+                    "loss_curve_": [*self.loss_curve_, loss],
+                }
+                message = f"Epoch {epoch}, loss = {loss:.8f}"
                 if early_stopping:
-                    score, context = self._validate(params, validation, context)
+                    score, validation_loss, context = self._validate(
+                        params, validation, context
+                    )
+                    record["validation_scores_"] = [*self.validation_scores_, score]
+                    record["validation_loss_curve_"] = [
+                        *self.validation_loss_curve_,
+                        validation_loss,
+                    ]
                     message += (
-                        f", validation loss = {self.validation_loss_curve_[-1]:.8f}"
+                        f", validation loss = {validation_loss:.8f}"
                         f", validation score = {score:.6f}"
                     )
                     improved = score >= self.best_validation_score_ + self.tol
                     if score > self.best_validation_score_:
-                        self.best_validation_score_ = score
-                        best.keep(theta, self.n_iter_, self.loss_)
+                        record["best_validation_score_"] = score
+                        record["_kept"] = (theta.copy(), epoch, loss)
                 else:
-                    improved = self.loss_ <= self.best_loss_ - self.tol
-                    if best is not None and self.loss_ < self.best_loss_:
-                        best.keep(theta, self.n_iter_, self.loss_)
-                    self.best_loss_ = min(self.best_loss_, self.loss_)
-                self._no_improvement_count = (
+                    improved = loss <= self.best_loss_ - self.tol
+                    if not incremental and loss < self.best_loss_:
+                        record["_kept"] = (theta.copy(), epoch, loss)
+                    record["best_loss_"] = min(self.best_loss_, loss)
+                record["_no_improvement_count"] = (
                     0 if improved else self._no_improvement_count + 1
                 )
+                # One update records the epoch: an interrupt leaves it wholly in
+                # or wholly out, so that weights, counters and curves agree.
+                self.__dict__.update(record)
                 if self.verbose:
                     print(f"{message}, {time.perf_counter() - start_time:.2f} s")
 
@@ -954,19 +969,28 @@ class BaseElman(BaseEstimator):
                         ConvergenceWarning,
                     )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
+            # A graceful stop needs a completed epoch of fit to fall back on;
+            # otherwise the call raises and _fit restores the estimator.
+            if incremental or not self.n_iter_:
+                raise
+            warnings.warn(
+                f"Training interrupted by user after {self.n_iter_} epoch(s); the "
+                "weights of the best of them are kept."
+            )
         if diverged:
-            self._report_divergence(best)
-        if best is not None and self.n_iter_:
-            # Epoch 0 is the start of a warm-started fit that no epoch bettered.
-            theta[:] = best.theta
-            self.loss_ = best.loss if best.epoch else start_loss
-            self.best_epoch_ = best.epoch
-            if self.verbose:
-                print(
-                    f"Kept the weights of epoch {best.epoch} of {self.n_iter_}"
-                    + (f" (training loss {best.loss:.8f})." if best.epoch else ".")
-                )
+            self._report_divergence(None if incremental else self._kept[1])
+        if not incremental:
+            kept_theta, kept_epoch, kept_loss = self.__dict__.pop("_kept")
+            if self.n_iter_:
+                # Epoch 0 is the start of a warm-started fit no epoch bettered.
+                theta[:] = kept_theta
+                self.loss_ = kept_loss if kept_epoch else start_loss
+                if self.verbose:
+                    print(
+                        f"Kept the weights of epoch {kept_epoch} of {self.n_iter_}"
+                        + (f" (training loss {kept_loss:.8f})." if kept_epoch else ".")
+                    )
+            self.best_epoch_ = kept_epoch
         else:
             self.best_epoch_ = self.n_iter_
         if incremental:
@@ -978,7 +1002,7 @@ class BaseElman(BaseEstimator):
                 data.context_after(params, start_context, self.activation)
             )
 
-    def _report_divergence(self, best):
+    def _report_divergence(self, kept_epoch):
         """Stop a diverged fit: raise, or warn when a finite epoch can be kept."""
         advice = (
             f"Lower learning_rate_init (now {self.learning_rate_init}), keep "
@@ -986,7 +1010,7 @@ class BaseElman(BaseEstimator):
             "(for example with SequenceScaler)."
         )
         epoch = self.n_iter_ + 1
-        if best is None or not best.epoch:
+        if not kept_epoch:
             raise ValueError(
                 f"Training diverged: the loss became infinite or NaN in epoch "
                 f"{epoch}, before any epoch completed. The estimator is left as "
@@ -994,13 +1018,13 @@ class BaseElman(BaseEstimator):
             )
         warnings.warn(
             f"Training diverged: the loss became infinite or NaN in epoch {epoch}. "
-            f"Stopped, and kept the weights of epoch {best.epoch}, the best "
+            f"Stopped, and kept the weights of epoch {kept_epoch}, the best "
             f"finite one. {advice}",
             ConvergenceWarning,
         )
 
     def _validate(self, params, validation, context):
-        """Score the validation rows and record their loss; returns (score, context)."""
+        """Score and loss of the validation rows; returns (score, loss, context)."""
         # The identity head gives the logits, from which both are computed.
         logits, context = validation.predict_self(
             params, context, self.activation, "identity", self.readout
@@ -1009,11 +1033,9 @@ class BaseElman(BaseEstimator):
         loss_sum, _, weight_sum = head.loss(
             logits.copy(), validation.targets, validation.weights
         )
-        self.validation_loss_curve_.append(loss_sum / weight_sum)
         outputs = head.output(logits)
         score = self._validation_score(outputs, validation.targets, validation.weights)
-        self.validation_scores_.append(score)
-        return score, context
+        return score, loss_sum / weight_sum, context
 
     def _fit_lbfgs(self, theta, shapes, data):
         n_rows = data.n_rows
@@ -1046,20 +1068,6 @@ class BaseElman(BaseEstimator):
         self.loss_curve_.extend(curve)
         self.best_loss_ = min(curve) if curve else loss
         self._keep_context(data.context_after(params, context, self.activation))
-
-
-class _BestEpoch:
-    """The weights of the best epoch so far, and which epoch that was."""
-
-    def __init__(self, theta):
-        self.theta = theta.copy()
-        self.epoch = 0
-        self.loss = None
-
-    def keep(self, theta, epoch, loss):
-        self.theta[:] = theta
-        self.epoch = epoch
-        self.loss = loss
 
 
 def _copy_mutable(value):

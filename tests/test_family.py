@@ -1,6 +1,7 @@
 """Behaviour both estimators share through ``BaseElman``, tested once for each."""
 
 import copy
+import sys
 import warnings
 
 import numpy as np
@@ -10,7 +11,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
-from sklearn_elman import ElmanClassifier, ElmanRegressor, SequenceScaler
+from sklearn_elman import ElmanClassifier, ElmanRegressor, SequenceScaler, _base
 from sklearn_elman import _elman as E
 from sklearn_elman._data import StreamRows
 from sklearn_elman._sequences import to_patches
@@ -601,3 +602,95 @@ def test_a_2d_model_asked_for_other_row_lengths_names_the_way_out():
     model = ElmanClassifier(max_iter=1).fit(np.nan_to_num(X[:, :, 0], nan=0.0), y)
     with pytest.raises(ValueError, match="pad them at the end with NaN to 5 columns"):
         model.predict(np.zeros((2, 4)))
+
+
+# ----------------------------------------------------------------------------------
+# Interrupted training: raise and restore, or stop on a consistent model
+# ----------------------------------------------------------------------------------
+
+
+class Interrupter:
+    """A trace function raising KeyboardInterrupt at the n-th line of _base.py."""
+
+    def __init__(self, n):
+        self.n, self.seen, self.fired = n, 0, False
+
+    def __call__(self, frame, event, arg):
+        if event == "call":
+            return self if frame.f_code.co_filename == _base.__file__ else None
+        if event == "line" and not self.fired:
+            self.seen += 1
+            if self.seen == self.n:
+                self.fired = True
+                raise KeyboardInterrupt
+        return self
+
+
+def all_state(model):
+    return {k: copy.deepcopy(v) for k, v in vars(model).items()}
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+@pytest.mark.parametrize("stateful", [False, True])
+def test_an_interrupt_anywhere_in_training_raises_or_stops_consistently(
+    solver, stateful
+):
+    X, y, _ = sequences(n=24, n_steps=4)
+    params = {
+        "solver": solver,
+        "stateful": stateful,
+        "max_iter": 3,
+        "hidden_units": 3,
+        "batch_size": 8,
+        "random_state": 0,
+    }
+    if solver != "lbfgs":
+        params["early_stopping"] = not stateful  # both validation paths
+        params["validation_fraction"] = 0.25
+    outcomes = set()
+    n = 1
+    while True:
+        model = ElmanClassifier(**params).fit(X, y)  # a fitted model to refit
+        before = all_state(model)
+        interrupter = Interrupter(n)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sys.settrace(interrupter)
+            try:
+                model.fit(X, y)
+                raised = False
+            except KeyboardInterrupt:
+                raised = True
+            finally:
+                sys.settrace(None)
+        if not interrupter.fired:
+            break
+        stopped = any("interrupted by user" in str(w.message) for w in caught)
+        if raised:
+            outcomes.add("raised")
+            after = all_state(model)
+            assert after.keys() == before.keys(), n
+            for key in before:
+                if isinstance(before[key], np.ndarray):
+                    assert_array_equal(after[key], before[key], err_msg=f"{n} {key}")
+                elif isinstance(before[key], list | float | int):
+                    assert after[key] == before[key], (n, key)
+        else:
+            assert stopped, f"line event {n}: the interrupt vanished"
+            outcomes.add("stopped")
+            assert solver != "lbfgs"
+            assert model.n_iter_ == len(model.loss_curve_) >= model.best_epoch_ >= 1
+            assert model.loss_ == model.loss_curve_[model.best_epoch_ - 1]
+            replay = ElmanClassifier(**{**params, "max_iter": model.best_epoch_})
+            replay.fit(X, y)
+            for name in E.ElmanParams._fields:
+                assert_array_equal(
+                    getattr(model, name + "_"), getattr(replay, name + "_")
+                )
+            if stateful:
+                assert_array_equal(model.context_, replay.context_)
+        n += 1
+    assert n > 50  # the training code was reached
+    assert "raised" in outcomes
+    if solver != "lbfgs":
+        assert "stopped" in outcomes
