@@ -359,6 +359,7 @@ def plot(rows):
     ax.legend()
     fig.tight_layout()
     fig.savefig("bench_training.png", dpi=100)
+    print(f"Saved the figure to {os.path.abspath('bench_training.png')}")
 
 
 # %%

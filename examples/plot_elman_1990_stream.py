@@ -31,6 +31,8 @@ is measured on four held-out points that continue the stream.
 # class 0). The point itself says nothing about its class: in the training stream every
 # corner is visited twice, once with each class, so the only way to get the classes
 # right is to remember where the stream just was.
+import os
+
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import log_loss
@@ -170,3 +172,4 @@ ax_loss.set_ylabel("held-out cross-entropy (log scale)")
 ax_loss.set_title("Loss on the 4 points that continue the stream")
 ax_loss.legend()
 fig.savefig("plot_elman_1990_stream.png", dpi=100)
+print(f"Saved the figure to {os.path.abspath('plot_elman_1990_stream.png')}")

@@ -19,6 +19,7 @@ synthetic task in which the order of events within a sequence decides the class.
 # channel gets exactly one pulse whatever the class, so only the order tells the
 # classes apart. The data is a 3D array (sequences, steps, channels), which
 # ``ElmanClassifier`` and the cross-validation splitters take as it is.
+import os
 import time
 import warnings
 
@@ -141,6 +142,7 @@ axes[0].set_ylabel("hidden_units")
 fig.colorbar(image, ax=axes, label="mean CV accuracy")
 fig.suptitle("GridSearchCV: mean accuracy over 3 folds")
 fig.savefig("plot_grid_search.png", dpi=100)
+print(f"Saved the figure to {os.path.abspath('plot_grid_search.png')}")
 
 # %%
 # Running the same search on a cluster

@@ -18,6 +18,7 @@ new, independent stream after ``reset_context()``.
 # Regimes last 60 to 200 steps. The sine and the square wave share one period of 16
 # steps and have noise on top; the noise regime has about the same spread. One row of
 # ``X`` is one time step (one column), and ``y`` is the regime at that step.
+import os
 import time
 
 import matplotlib.pyplot as plt
@@ -162,3 +163,4 @@ ax_proba.set_xlabel("time step of the test stream")
 ax_proba.set_ylabel("probability")
 ax_proba.set_title("Predicted probability of each regime (colours as above)")
 fig.savefig("plot_live_stream.png", dpi=100)
+print(f"Saved the figure to {os.path.abspath('plot_live_stream.png')}")

@@ -19,6 +19,8 @@ accuracy by sequence length with a feed-forward network.
 # D. Every log holds exactly one A and one B at random places among the fillers, and
 # its class is 1 if A comes first: which events a log holds says nothing about its
 # class, only their order does.
+import os
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap
@@ -155,3 +157,4 @@ ax_accuracy.set_ylabel("test accuracy")
 ax_accuracy.set_title("Accuracy by sequence length")
 ax_accuracy.legend(loc="lower left")
 fig.savefig("plot_variable_length.png", dpi=100)
+print(f"Saved the figure to {os.path.abspath('plot_variable_length.png')}")
