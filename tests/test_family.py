@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from interrupts import LineInterrupter  # a helper beside the tests
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
@@ -609,23 +610,6 @@ def test_a_2d_model_asked_for_other_row_lengths_names_the_way_out():
 # ----------------------------------------------------------------------------------
 
 
-class Interrupter:
-    """A trace function raising KeyboardInterrupt at the n-th line of _base.py."""
-
-    def __init__(self, n):
-        self.n, self.seen, self.fired = n, 0, False
-
-    def __call__(self, frame, event, arg):
-        if event == "call":
-            return self if frame.f_code.co_filename == _base.__file__ else None
-        if event == "line" and not self.fired:
-            self.seen += 1
-            if self.seen == self.n:
-                self.fired = True
-                raise KeyboardInterrupt
-        return self
-
-
 def all_state(model):
     return {k: copy.deepcopy(v) for k, v in vars(model).items()}
 
@@ -652,7 +636,9 @@ def test_an_interrupt_anywhere_in_training_raises_or_stops_consistently(
     while True:
         model = ElmanClassifier(**params).fit(X, y)  # a fitted model to refit
         before = all_state(model)
-        interrupter = Interrupter(n)
+        interrupter = LineInterrupter(
+            n, lambda code: code.co_filename == _base.__file__
+        )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             sys.settrace(interrupter)

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from interrupts import LineInterrupter  # a helper beside the tests
 from numpy.testing import assert_allclose
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -140,28 +141,8 @@ def run_flushed():
         np.ones(3).sum()
 
 
-class Injector:
-    """A trace function raising KeyboardInterrupt at the n-th line it sees.
-
-    Only lines of the given functions count (and are traced).
-    """
-
-    def __init__(self, n, functions):
-        self.n, self.codes, self.seen, self.fired = n, functions, 0, False
-
-    def __call__(self, frame, event, arg):
-        if event == "call":
-            return self if frame.f_code in self.codes else None
-        if event == "line" and not self.fired:
-            self.seen += 1
-            if self.seen == self.n:
-                self.fired = True
-                raise KeyboardInterrupt
-        return self
-
-
 def run_with_injection(call, n, functions):
-    injector = Injector(n, functions)
+    injector = LineInterrupter(n, lambda code: code in functions)
     sys.settrace(injector)
     try:
         call()
