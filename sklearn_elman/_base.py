@@ -579,10 +579,7 @@ class BaseElman(BaseEstimator):
             ``stateful=True`` the rows continue the stream from ``context_``,
             which is advanced to the end of ``X``, as ``predict`` does.
         """
-        check_is_fitted(self)
-        X3, mask = self._validate_X(X, reset=False)
-        params = self._fitted_params(X3.dtype)
-        X3 = X3.astype(params.input_weights.dtype, copy=False)
+        params, X3, mask = self._read_input(X)
         with computation_settings(self.blas_threads):
             states, context = self._rows_mode().hidden_states(
                 params, X3, mask, self._context(params), self.activation
@@ -694,15 +691,19 @@ class BaseElman(BaseEstimator):
     # Prediction
     # ----------------------------------------------------------------------------
 
+    def _read_input(self, X):
+        """Fitted parameters and the sequences of ``X`` in their dtype, and mask."""
+        check_is_fitted(self)
+        X3, mask = self._validate_X(X, reset=False)
+        params = self._fitted_params(X3.dtype)
+        return params, X3.astype(params.input_weights.dtype, copy=False), mask
+
     def _outputs(self, X, head=None):
         """The head's output at the end of each row (advancing a stream).
 
         ``head='identity'`` gives the logits of the output layer instead.
         """
-        check_is_fitted(self)
-        X3, mask = self._validate_X(X, reset=False)
-        params = self._fitted_params(X3.dtype)
-        X3 = X3.astype(params.input_weights.dtype, copy=False)
+        params, X3, mask = self._read_input(X)
         with computation_settings(self.blas_threads):
             outputs, context = self._rows_mode().predict(
                 params,

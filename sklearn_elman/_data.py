@@ -36,7 +36,20 @@ def steps_per_chunk(params: _elman.ElmanParams, itemsize: int) -> int:
     return max(1, PREDICT_CHUNK_BYTES // ((n_hidden + n_features + 1) * itemsize))
 
 
-class SequenceRows:
+class _Rows:
+    """What the two modes share: reading their own rows for validation."""
+
+    def predict_self(self, params, context, activation, head, kind):
+        """Outputs for the training rows (validation); returns (outputs, context)."""
+        return self.predict(params, self.X3, self.mask, context, activation, head, kind)
+
+
+def _rows_per_chunk(params, X3):
+    """Rows of ``X3`` that one chunk of prediction may hold (at least one)."""
+    return max(1, steps_per_chunk(params, X3.dtype.itemsize) // (X3.shape[1] + 1))
+
+
+class SequenceRows(_Rows):
     """Independent sequences, one per row, each read from a zero context.
 
     Parameters
@@ -183,10 +196,6 @@ class SequenceRows:
         )
         return loss, None
 
-    def predict_self(self, params, context, activation, head, kind):
-        """Outputs for the training rows (validation); returns (outputs, context)."""
-        return self.predict(params, self.X3, self.mask, context, activation, head, kind)
-
     def context_after(self, params, context, activation):
         """The context the rows leave: None, since every row starts afresh."""
         return None
@@ -202,9 +211,9 @@ class SequenceRows:
         context : None
             Independent sequences leave no context.
         """
-        n_seq, n_steps, _ = X3.shape
+        n_seq = X3.shape[0]
         lengths = sequence_lengths(X3, mask)
-        chunk = max(1, steps_per_chunk(params, X3.dtype.itemsize) // (n_steps + 1))
+        chunk = _rows_per_chunk(params, X3)
         n_outputs = params.output_bias.shape[0]
         outputs = np.empty((n_seq, n_outputs), dtype=X3.dtype)
         for rows in gen_batches(n_seq, chunk):
@@ -232,7 +241,7 @@ class SequenceRows:
         """
         n_seq, n_steps, _ = X3.shape
         n_hidden = params.context_weights.shape[0]
-        chunk = max(1, steps_per_chunk(params, X3.dtype.itemsize) // (n_steps + 1))
+        chunk = _rows_per_chunk(params, X3)
         states = np.empty((n_seq, n_steps, n_hidden), dtype=X3.dtype)
         for rows in gen_batches(n_seq, chunk):
             chunk_mask = None if mask is None else mask[rows]
@@ -243,7 +252,7 @@ class SequenceRows:
         return states, None
 
 
-class StreamRows:
+class StreamRows(_Rows):
     """Consecutive chunks of one stream, one per row, with a target at each row's end.
 
     The real steps of all rows are concatenated into one stream; a mini-batch is
@@ -298,10 +307,10 @@ class StreamRows:
         if weights is not None:
             self.row_weights[:] = weights
         self.row_weights[: self.n_warm_up_rows] = 0
-        self.total_weight = float(self.row_weights.sum())
-        if weights is None:
-            self.total_weight = self.n_targets  # the same number, as an int
-        elif not self.total_weight > 0:
+        self.total_weight = (
+            self.n_targets if weights is None else float(self.row_weights.sum())
+        )
+        if not self.total_weight > 0:
             raise ValueError(
                 "Every row of the stream after the warm-up has sample_weight 0: "
                 "no row is left to learn from."
@@ -309,7 +318,7 @@ class StreamRows:
         self.step_weights = np.zeros((1, n_steps), dtype=targets.dtype)
         self.step_weights[0, self.row_ends] = self.row_weights
         # Pooled readouts ('mean', 'max') restart at the first step of each row.
-        self.step_starts = _row_starts(self.row_ends, n_steps)[None]
+        self.step_starts = row_starts(self.row_ends, n_steps)[None]
 
     def distinct(self):
         """The stream itself: its rows are not interchangeable."""
@@ -403,26 +412,21 @@ class StreamRows:
         )
         return loss, final[0]
 
-    def predict_self(self, params, context, activation, head, kind):
-        """Outputs for the training rows (validation); returns (outputs, context)."""
-        return self.predict(params, self.X3, self.mask, context, activation, head, kind)
-
     def context_after(self, params, context, activation):
         """The state after reading every row from ``context``."""
         return self._run(
-            params, self.X3, self.mask, context, activation, lambda *chunk: None
+            params, self.steps, self.row_ends, context, activation, lambda *_: None
         )
 
-    @classmethod
-    def _run(cls, params, X3, mask, context, activation, visit):
-        """Run the stream in chunks of whole rows, carrying the context along.
+    @staticmethod
+    def _run(params, steps, row_ends, context, activation, visit):
+        """Run a compacted stream in chunks of whole rows, carrying the context.
 
         Each chunk holds at most the step budget (or one row); ``visit(rows,
         start, trace)`` receives every chunk's rows, its first step in the
         compacted stream and its trace. Returns the final context.
         """
-        steps, row_ends = compact_stream(X3, mask)
-        budget = steps_per_chunk(params, X3.dtype.itemsize)
+        budget = steps_per_chunk(params, steps.dtype.itemsize)
         first_row, start = 0, 0
         while first_row < len(row_ends):
             # The last row that still ends within the budget (at least one row).
@@ -452,14 +456,14 @@ class StreamRows:
         """
         steps, row_ends = compact_stream(X3, mask)
         hidden_at_ends = np.empty((len(row_ends), len(context)), dtype=X3.dtype)
-        starts = _row_starts(row_ends, len(steps))[None]
+        starts = row_starts(row_ends, len(steps))[None]
 
         def keep_row_ends(rows, start, trace):
             chunk_starts = starts[:, start : start + trace.hidden.shape[0] - 1]
             states = _elman.readout(trace, True, kind, chunk_starts)
             hidden_at_ends[rows] = states[row_ends[rows] - start, 0]
 
-        context = cls._run(params, X3, mask, context, activation, keep_row_ends)
+        context = cls._run(params, steps, row_ends, context, activation, keep_row_ends)
         logits = _elman.output_layer(params, hidden_at_ends)
         return _elman.HEADS[head].output(logits), context
 
@@ -483,11 +487,12 @@ class StreamRows:
             where = slice(start, start + len(stream))
             states[row_of_step[where], step_in_row[where]] = stream
 
-        context = cls._run(params, X3, mask, context, activation, keep_all)
+        steps, row_ends = compact_stream(X3, mask)
+        context = cls._run(params, steps, row_ends, context, activation, keep_all)
         return states, context
 
 
-def _row_starts(row_ends, n_steps):
+def row_starts(row_ends, n_steps):
     """Mask of the first step of each row in a compacted stream."""
     starts = np.zeros(n_steps, dtype=bool)
     starts[0] = True

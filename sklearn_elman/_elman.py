@@ -674,19 +674,6 @@ def _pool(trace, kind, starts):
     H = trace.hidden[1:]
     n_steps, n_seq, n_hidden = H.shape
     real = (np.arange(n_steps)[:, None] < trace.lengths[None, :]).astype(H.dtype)
-    if starts is None:
-        # One segment per sequence: running totals along the whole time axis.
-        if kind == "mean":
-            counts = np.cumsum(real, axis=0)[:, :, None]
-            return np.cumsum(H * real[:, :, None], axis=0) / counts, counts
-        masked = np.where(real[:, :, None] > 0, H, -np.inf)
-        R = np.maximum.accumulate(masked, axis=0)
-        # The maximum was taken where it last rose (ties keep the earliest).
-        rose = masked[1:] > R[:-1]
-        steps = np.arange(1, n_steps)[:, None, None]
-        argmax = np.zeros(H.shape, dtype=np.intp)
-        argmax[1:] = np.where(rose, steps, 0)
-        return R, np.maximum.accumulate(argmax, axis=0)
     begins = _segment_starts(trace, starts)
     R = np.empty_like(H)
     if kind == "mean":
@@ -723,9 +710,6 @@ def _unpool(dR, kind, aux, trace, starts):
     """
     n_steps, n_seq, n_hidden = dR.shape
     dH = np.zeros_like(dR)
-    if kind == "mean" and starts is None:
-        # Each state takes a share of every later readout of its sequence.
-        return np.cumsum((dR / aux)[::-1], axis=0)[::-1]
     if kind == "mean":
         begins = _segment_starts(trace, starts)
         share = dR / aux

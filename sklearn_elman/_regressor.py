@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from sklearn_elman import _elman
 from sklearn_elman._base import BaseElman, fill_doc, stochastic_solver
+from sklearn_elman._data import row_starts
 from sklearn_elman._runtime import computation_settings
 from sklearn_elman._sequences import compact_stream, sequence_lengths, to_3d
 
@@ -236,8 +237,7 @@ class ElmanRegressor(RegressorMixin, BaseElman):
                 # pooled readout restarts at every row.
                 steps, row_ends = compact_stream(X3, mask)
                 X3, mask = steps[None], None
-                starts = np.zeros((1, len(steps)), dtype=bool)
-                starts[0, row_ends[:-1] + 1] = True
+                starts = row_starts(row_ends, len(steps))[None]
         future = self._check_future(X_future, X3.shape[0], n_steps, n_features)
         with computation_settings(self.blas_threads):
             predictions = _roll_forward(
