@@ -23,6 +23,7 @@ import contextlib
 import ctypes
 import platform
 import sys
+import threading
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -148,9 +149,83 @@ def flush_subnormals():
         _libm.fesetenv(ctypes.byref(saved))
 
 
+# The BLAS thread count is one setting for the whole process, so calls running
+# in several threads at once share one limit: the first to start sets it and
+# remembers the count found, the last to finish puts that count back. (Each call
+# setting and restoring on its own would leave the limit in place whenever two
+# calls overlap.) Every step below leaves a state that a second
+# ``_leave_blas_limit`` completes, so an interrupt at any line loses nothing. The
+# lock is reentrant so that a thread an interrupt left holding it (one landing
+# as ``with`` calls ``__exit__``) can take it again, then let it go for good.
+_blas_lock = threading.RLock()
+_blas_callers = set()  # a token per call now computing under the limit
+_blas_found = None  # [(library, thread count before the first caller)]
+
+
+def _set_blas_threads(settings):
+    for library, n_threads in settings:
+        library.set_num_threads(n_threads)
+        # threadpoolctl lets only one thread at a time change OpenBLAS, the
+        # first to try; give that role back, or a thread of ours could keep it
+        # and silently void the user's later limits (threadpoolctl >= 3.6).
+        release = getattr(library, "clear_controlling_thread", None)
+        if release is not None:
+            release()
+
+
+def _enter_blas_limit(token, blas_threads):
+    global _blas_found
+    with _blas_lock:
+        _blas_callers.add(token)
+        if _blas_found is None:
+            libraries = _blas_controller().select(user_api="blas").lib_controllers
+            _blas_found = [(lib, lib.num_threads) for lib in libraries]
+            _set_blas_threads([(lib, blas_threads) for lib, _ in _blas_found])
+
+
+def _leave_blas_limit(token):
+    global _blas_found
+    with _blas_lock:
+        _blas_callers.discard(token)
+        if not _blas_callers and _blas_found is not None:
+            _set_blas_threads(_blas_found)
+            _blas_found = None
+
+
+def _let_go_of_blas_lock():
+    # Release every hold this thread has; RLock.release raises RuntimeError
+    # when the calling thread holds none, and never releases another's.
+    while True:
+        try:
+            _blas_lock.release()
+        except RuntimeError:
+            return
+
+
+@contextlib.contextmanager
+def _blas_limit(blas_threads):
+    token = object()
+    # Left twice, as flush_subnormals restores twice: see there why.
+    try:
+        try:
+            _enter_blas_limit(token, blas_threads)
+            yield
+        finally:
+            _leave_blas_limit(token)
+    finally:
+        try:
+            _leave_blas_limit(token)
+        finally:
+            _let_go_of_blas_lock()
+
+
 @contextlib.contextmanager
 def computation_settings(blas_threads):
     """Set BLAS threads and subnormal flushing for the block; restore them after.
+
+    BLAS threads are a process-wide setting: while calls overlap in several
+    threads, they share the limit of the first, and the count found before the
+    first is restored when the last one leaves.
 
     Parameters
     ----------
@@ -166,8 +241,6 @@ def computation_settings(blas_threads):
     """
     with contextlib.ExitStack() as stack:
         if blas_threads is not None:
-            stack.enter_context(
-                _blas_controller().limit(limits=blas_threads, user_api="blas")
-            )
+            stack.enter_context(_blas_limit(blas_threads))
         stack.enter_context(flush_subnormals())
         yield

@@ -4,11 +4,14 @@ import ctypes
 import inspect
 import platform
 import sys
+import threading
 
 import numpy as np
 import pytest
 from interrupts import LineInterrupter  # a helper beside the tests
+from joblib import parallel_config
 from numpy.testing import assert_allclose
+from sklearn.model_selection import GridSearchCV
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from sklearn_elman import ElmanClassifier, _runtime
@@ -154,8 +157,10 @@ def run_with_injection(call, n, functions):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_an_interrupt_at_any_line_of_the_guard_leaves_the_environment_as_it_was():
+def test_an_interrupt_at_any_line_of_the_guard_leaves_the_process_as_it_was():
     before = float_environment()
+    set_blas_threads_from_a_passing_thread(2)
+    threads_before = blas_threads()
     rng = np.random.RandomState(0)
     X, y = rng.normal(size=(20, 4)), np.arange(20) % 2
     clf = ElmanClassifier(max_iter=2, random_state=0).fit(X, y)
@@ -178,8 +183,104 @@ def test_an_interrupt_at_any_line_of_the_guard_leaves_the_environment_as_it_was(
             _runtime._supported = None
             fired = run_with_injection(call, n, guard)
             assert float_environment() == before, f"leaked at line event {n}"
+            assert blas_threads() == threads_before, f"leaked at line event {n}"
+            assert_blas_limit_released()
             if not fired:
                 break
             n += 1
         assert n > 10  # the guard's lines were reached
     assert half_of_tiny() > 0
+
+
+def set_blas_threads_from_a_passing_thread(n):
+    """Set BLAS threads as a user would, leaving no thread in control of them.
+
+    threadpoolctl (>= 3.6) lets one thread at a time change OpenBLAS; a thread
+    that has ended hands the role on.
+    """
+    thread = threading.Thread(
+        target=lambda: threadpool_limits(limits=n, user_api="blas")
+    )
+    thread.start()
+    thread.join()
+    if set(blas_threads().values()) != {n}:
+        pytest.skip(f"BLAS threads cannot be set to {n} here, so no limit is seen")
+
+
+def assert_blas_limit_released():
+    assert not _runtime._blas_callers and _runtime._blas_found is None
+    # The lock is free: another thread can take it at once.
+    taken = []
+
+    def take_and_release():
+        taken.append(_runtime._blas_lock.acquire(timeout=5))
+        if taken[-1]:
+            _runtime._blas_lock.release()
+
+    thread = threading.Thread(target=take_and_release)
+    thread.start()
+    thread.join()
+    assert taken == [True]
+
+
+@pytest.fixture
+def two_blas_threads():
+    set_blas_threads_from_a_passing_thread(2)
+    yield blas_threads()
+    set_blas_threads_from_a_passing_thread(2)
+
+
+def test_calls_from_four_threads_at_once_restore_blas_threads(two_blas_threads):
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(100, 10, 3)), np.arange(100) % 2
+    clf = ElmanClassifier(max_iter=2, random_state=0).fit(X, y)
+    start = threading.Barrier(4)
+    seen = []
+
+    def predict_many():
+        start.wait()
+        for _ in range(10):
+            clf.predict_proba(X)
+            seen.append(clf.n_iter_)
+
+    threads = [threading.Thread(target=predict_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(seen) == 40
+    assert blas_threads() == two_blas_threads
+    assert_blas_limit_released()
+    # No thread of the package keeps threadpoolctl's control of OpenBLAS.
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert set(blas_threads().values()) == {1}
+
+
+def test_overlapping_calls_share_one_limit(two_blas_threads):
+    inside = []
+    with _runtime.computation_settings(1):
+        inside.append(set(blas_threads().values()))
+        with _runtime.computation_settings(1):  # a second call, overlapping
+            inside.append(set(blas_threads().values()))
+        inside.append(set(blas_threads().values()))  # the first still computes
+    assert inside == [{1}, {1}, {1}]
+    assert blas_threads() == two_blas_threads
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_grid_search_in_threads_restores_blas_threads(two_blas_threads):
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(60, 8, 2)), np.arange(60) % 2
+    for _ in range(3):  # the overlap of the workers varies from run to run
+        search = GridSearchCV(
+            ElmanClassifier(max_iter=3, random_state=0),
+            {"hidden_units": [2, 4, 8, 16]},
+            cv=2,
+            n_jobs=2,
+        )
+        with parallel_config(backend="threading"):
+            search.fit(X, y)
+        assert blas_threads() == two_blas_threads
+    assert_blas_limit_released()
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert set(blas_threads().values()) == {1}
