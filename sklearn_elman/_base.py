@@ -577,15 +577,20 @@ class BaseElman(BaseEstimator):
             reads) after step ``t`` of row ``i``; NaN at padded steps. With
             ``stateful=False`` this changes nothing on the estimator; with
             ``stateful=True`` the rows continue the stream from ``context_``,
-            which is advanced to the end of ``X``, as ``predict`` does.
+            which is advanced to the end of ``X``, as ``predict`` does. States
+            beyond the floating-point range (an unbounded activation on huge
+            input) saturate at its end rather than becoming inf or NaN.
         """
         params, X3, mask = self._read_input(X)
+        real = np.ones(X3.shape[:2], dtype=bool) if mask is None else mask
         with computation_settings(self.blas_threads):
-            states, context = self._rows_mode().hidden_states(
-                params, X3, mask, self._context(params), self.activation
+            states = self._saturating_if_needed(
+                self._rows_mode().hidden_states,
+                (params, X3, mask, self._context(params), self.activation),
+                lambda states: np.isfinite(states[real]).all(),
             )
-        self._keep_context(context)
-        return states
+        self._keep_context(states[1])
+        return states[0]
 
     # ----------------------------------------------------------------------------
     # Modes, parameters and the stream state
@@ -705,17 +710,39 @@ class BaseElman(BaseEstimator):
         """
         params, X3, mask = self._read_input(X)
         with computation_settings(self.blas_threads):
-            outputs, context = self._rows_mode().predict(
-                params,
-                X3,
-                mask,
-                self._context(params),
-                self.activation,
-                head or self._head,
-                self.readout,
+            outputs, context = self._saturating_if_needed(
+                self._rows_mode().predict,
+                (
+                    params,
+                    X3,
+                    mask,
+                    self._context(params),
+                    self.activation,
+                    head or self._head,
+                    self.readout,
+                ),
+                lambda outputs: np.isfinite(outputs).all(),
             )
         self._keep_context(context)
         return outputs
+
+    @staticmethod
+    def _saturating_if_needed(compute, args, is_sound):
+        """``compute(*args)``, again with ``saturate=True`` if it overflowed.
+
+        The plain recurrence is exact and fast, but an input or a weight near
+        the end of the floating-point range (or an unbounded activation that
+        grows along a long stream) can overflow it into inf and NaN. Only then
+        is the call computed again in the slower saturating way, in which no
+        state is NaN or infinite (see :func:`~sklearn_elman._elman.run_hidden`).
+        ``is_sound(result)`` judges the first result; the context a stream
+        leaves must be finite too.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):  # judged below
+            result, context = compute(*args)
+        if is_sound(result) and (context is None or np.isfinite(context).all()):
+            return result, context
+        return compute(*args, saturate=True)
 
     # ----------------------------------------------------------------------------
     # Training

@@ -201,8 +201,13 @@ class SequenceRows(_Rows):
         return None
 
     @classmethod
-    def predict(cls, params, X3, mask, context, activation, head, kind="last"):
+    def predict(
+        cls, params, X3, mask, context, activation, head, kind="last", saturate=False
+    ):
         """Outputs of each sequence, computed in chunks of rows to bound memory.
+
+        ``saturate`` computes so that no output is NaN (see
+        :func:`~sklearn_elman._elman.run_hidden`).
 
         Returns
         -------
@@ -227,11 +232,12 @@ class SequenceRows(_Rows):
                 activation,
                 head=head,
                 kind=kind,
+                saturate=saturate,
             )
         return outputs, None
 
     @classmethod
-    def hidden_states(cls, params, X3, mask, context, activation):
+    def hidden_states(cls, params, X3, mask, context, activation, saturate=False):
         """Hidden state after every step, NaN at padded steps.
 
         Returns
@@ -245,7 +251,9 @@ class SequenceRows(_Rows):
         states = np.empty((n_seq, n_steps, n_hidden), dtype=X3.dtype)
         for rows in gen_batches(n_seq, chunk):
             chunk_mask = None if mask is None else mask[rows]
-            trace = _elman.run_hidden(params, X3[rows], chunk_mask, None, activation)
+            trace = _elman.run_hidden(
+                params, X3[rows], chunk_mask, None, activation, saturate
+            )
             states[rows] = _elman.readout(trace, per_step=True).transpose(1, 0, 2)
         if mask is not None:
             states[~mask] = np.nan
@@ -419,12 +427,14 @@ class StreamRows(_Rows):
         )
 
     @staticmethod
-    def _run(params, steps, row_ends, context, activation, visit):
+    def _run(params, steps, row_ends, context, activation, visit, saturate=False):
         """Run a compacted stream in chunks of whole rows, carrying the context.
 
         Each chunk holds at most the step budget (or one row); ``visit(rows,
         start, trace)`` receives every chunk's rows, its first step in the
         compacted stream and its trace. Returns the final context.
+        ``saturate`` computes so that no state is NaN (see
+        :func:`~sklearn_elman._elman.run_hidden`).
         """
         budget = steps_per_chunk(params, steps.dtype.itemsize)
         first_row, start = 0, 0
@@ -434,7 +444,12 @@ class StreamRows(_Rows):
             rows = slice(first_row, max(last_row, first_row + 1))
             stop = row_ends[rows.stop - 1] + 1
             trace = _elman.run_hidden(
-                params, steps[None, start:stop], None, context[None], activation
+                params,
+                steps[None, start:stop],
+                None,
+                context[None],
+                activation,
+                saturate,
             )
             visit(rows, start, trace)
             context = trace.final_context()[0]
@@ -442,10 +457,14 @@ class StreamRows(_Rows):
         return context
 
     @classmethod
-    def predict(cls, params, X3, mask, context, activation, head, kind="last"):
+    def predict(
+        cls, params, X3, mask, context, activation, head, kind="last", saturate=False
+    ):
         """Outputs at the end of each row, continuing the stream from ``context``.
 
         A pooled readout ('mean', 'max') reads the steps of its own row.
+        ``saturate`` computes so that no output is NaN (see
+        :func:`~sklearn_elman._elman.run_hidden`).
 
         Returns
         -------
@@ -463,12 +482,14 @@ class StreamRows(_Rows):
             states = _elman.readout(trace, True, kind, chunk_starts)
             hidden_at_ends[rows] = states[row_ends[rows] - start, 0]
 
-        context = cls._run(params, steps, row_ends, context, activation, keep_row_ends)
-        logits = _elman.output_layer(params, hidden_at_ends)
+        context = cls._run(
+            params, steps, row_ends, context, activation, keep_row_ends, saturate
+        )
+        logits = _elman.output_layer(params, hidden_at_ends, saturate)
         return _elman.HEADS[head].output(logits), context
 
     @classmethod
-    def hidden_states(cls, params, X3, mask, context, activation):
+    def hidden_states(cls, params, X3, mask, context, activation, saturate=False):
         """Hidden state after every step of every row, NaN at padded steps.
 
         Returns
@@ -488,7 +509,9 @@ class StreamRows(_Rows):
             states[row_of_step[where], step_in_row[where]] = stream
 
         steps, row_ends = compact_stream(X3, mask)
-        context = cls._run(params, steps, row_ends, context, activation, keep_all)
+        context = cls._run(
+            params, steps, row_ends, context, activation, keep_all, saturate
+        )
         return states, context
 
 

@@ -362,8 +362,16 @@ INIT_GAINS: dict[str, float] = {
 # --------------------------------------------------------------------------------
 
 
+def _finite_logits(Z):
+    # Logits beyond half the floating-point range (infinite ones included) are
+    # clipped to it, so that the shift by the row maximum below stays finite:
+    # no inf - inf, no -inf log-probability.
+    half = np.finfo(Z.dtype).max / 2
+    return np.clip(Z, -half, half)
+
+
 def log_softmax(Z: np.ndarray) -> np.ndarray:
-    """Log of the softmax along the last axis, stable for any finite logits.
+    """Log of the softmax along the last axis, stable for any logits but NaN.
 
     Parameters
     ----------
@@ -374,8 +382,10 @@ def log_softmax(Z: np.ndarray) -> np.ndarray:
     -------
     log_p : ndarray of the same shape
         ``Z - logsumexp(Z)``; subtracting the row maximum first keeps ``exp``
-        from overflowing.
+        from overflowing. Logits beyond half the floating-point range (infinite
+        ones included) count as its end, so the result is finite.
     """
+    Z = _finite_logits(Z)
     shifted = Z - Z.max(axis=-1, keepdims=True)
     norm = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     shifted -= norm
@@ -383,7 +393,7 @@ def log_softmax(Z: np.ndarray) -> np.ndarray:
 
 
 def softmax(Z: np.ndarray) -> np.ndarray:
-    """Softmax along the last axis, stable for any finite logits.
+    """Softmax along the last axis, stable for any logits but NaN.
 
     Parameters
     ----------
@@ -393,8 +403,10 @@ def softmax(Z: np.ndarray) -> np.ndarray:
     Returns
     -------
     p : ndarray of the same shape
-        Probabilities that sum to one along the last axis.
+        Probabilities that sum to one along the last axis. Logits beyond half the
+        floating-point range (infinite ones included) count as its end.
     """
+    Z = _finite_logits(Z)
     P = Z - Z.max(axis=-1, keepdims=True)
     np.exp(P, out=P)
     P /= P.sum(axis=-1, keepdims=True)
@@ -522,12 +534,45 @@ def stacked_weights(params: ElmanParams) -> np.ndarray:
     )
 
 
+def saturating_matmul(A: np.ndarray, W: np.ndarray, out=None) -> np.ndarray:
+    """``A @ W`` that overflows to inf, never to NaN.
+
+    A plain product whose partial sums overflow can add +inf and -inf, which
+    gives NaN. Here each row of ``A`` and the matrix ``W`` are first divided by a
+    power of two that brings their largest entry below one, so no partial sum
+    can overflow; the product is then scaled back, to +-inf where its true value
+    is beyond the floating-point range. Powers of two change no digit, except
+    for entries so much smaller than their row's largest that they underflow.
+
+    Parameters
+    ----------
+    A : ndarray of shape (..., n, m)
+        Finite left factor.
+    W : ndarray of shape (m, k)
+        Finite right factor.
+    out : ndarray of shape (..., n, k), default=None
+        Where to write the product.
+
+    Returns
+    -------
+    product : ndarray of shape (..., n, k)
+        ``A @ W``, exact up to rounding where it is finite, +-inf where it
+        overflows, NaN nowhere.
+    """
+    _, row_exponent = np.frexp(np.abs(A).max(axis=-1, keepdims=True, initial=0))
+    _, w_exponent = np.frexp(np.abs(W).max(initial=0))
+    out = np.matmul(np.ldexp(A, -row_exponent), np.ldexp(W, -w_exponent), out=out)
+    with np.errstate(over="ignore"):  # +-inf is the intended result there
+        return np.ldexp(out, row_exponent + w_exponent, out=out)
+
+
 def run_hidden(
     params: ElmanParams,
     X: np.ndarray,
     mask: np.ndarray | None = None,
     context: np.ndarray | None = None,
     activation: str = "tanh",
+    saturate: bool = False,
 ) -> Trace:
     """Run the recurrence over a batch of sequences.
 
@@ -544,6 +589,11 @@ def run_hidden(
         Hidden state before the first step; zeros if None.
     activation : {'tanh', 'logistic', 'relu', 'identity'}, default='tanh'
         Hidden activation.
+    saturate : bool, default=False
+        Compute each step with :func:`saturating_matmul` and clip the states to
+        the finite range, so that no state is NaN or infinite whatever the
+        magnitude of the inputs and weights: a state beyond the range saturates
+        at its end. Slower; for inputs where the plain recurrence overflows.
 
     Returns
     -------
@@ -570,10 +620,14 @@ def run_hidden(
         inputs[:n_steps][~mask.T] = 0
 
     padded_from = int(lengths.min()) if n_seq else n_steps
+    product = saturating_matmul if saturate else np.matmul
+    big = np.finfo(W.dtype).max
     for t in range(n_steps):
         state = U[t + 1, :, :n_hidden]
-        np.matmul(U[t], W, out=state)
+        product(U[t], W, out=state)
         act(state)
+        if saturate:
+            np.clip(state, -big, big, out=state)
         if t >= padded_from:
             # Sequences that have ended keep their last real state.
             ended = lengths <= t
@@ -731,7 +785,9 @@ def _unpool(dR, kind, aux, trace, starts):
     return dH
 
 
-def output_layer(params: ElmanParams, H: np.ndarray) -> np.ndarray:
+def output_layer(
+    params: ElmanParams, H: np.ndarray, saturate: bool = False
+) -> np.ndarray:
     """Logits of the output layer for readout states ``H``.
 
     Parameters
@@ -740,15 +796,22 @@ def output_layer(params: ElmanParams, H: np.ndarray) -> np.ndarray:
         Network parameters.
     H : ndarray of shape (..., n_hidden)
         States from :func:`readout`.
+    saturate : bool, default=False
+        Compute with :func:`saturating_matmul`: logits beyond the floating-point
+        range are +-inf, never NaN.
 
     Returns
     -------
     logits : ndarray of shape (..., n_outputs)
         ``H @ output_weights + output_bias``, a new array.
     """
-    Z = H @ params.output_weights
-    Z += params.output_bias
-    return Z
+    if not saturate:
+        Z = H @ params.output_weights
+        Z += params.output_bias
+        return Z
+    with_one = np.concatenate([H, np.ones(H.shape[:-1] + (1,), H.dtype)], axis=-1)
+    weights = np.concatenate([params.output_weights, params.output_bias[None]])
+    return saturating_matmul(with_one, weights)
 
 
 def forward(
@@ -761,6 +824,7 @@ def forward(
     head: str = "softmax",
     kind: str = "last",
     starts: np.ndarray | None = None,
+    saturate: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Outputs and final context of a batch of sequences.
 
@@ -784,6 +848,9 @@ def forward(
         Readout (see :func:`readout`).
     starts : ndarray of bool of shape (n_sequences, n_steps), default=None
         Segment starts of per-step readouts (see :func:`readout`).
+    saturate : bool, default=False
+        Compute so that nothing is NaN however large the inputs (see
+        :func:`run_hidden`); outputs beyond the range are +-inf.
 
     Returns
     -------
@@ -794,8 +861,8 @@ def forward(
     final_context : ndarray of shape (n_sequences, n_hidden)
         Hidden state after the last real step of each sequence.
     """
-    trace = run_hidden(params, X, mask, context, activation)
-    Z = output_layer(params, readout(trace, per_step, kind, starts))
+    trace = run_hidden(params, X, mask, context, activation, saturate)
+    Z = output_layer(params, readout(trace, per_step, kind, starts), saturate)
     if per_step:
         Z = Z.transpose(1, 0, 2)
     return HEADS[head].output(Z), trace.final_context()

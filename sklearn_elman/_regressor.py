@@ -128,7 +128,7 @@ class ElmanRegressor(RegressorMixin, BaseElman):
             in :meth:`fit`. With ``stateful=True`` the rows continue the stream
             from ``context_``, which is advanced to the end of ``X``.
         """
-        outputs = self._outputs(X)
+        outputs = _check_in_range(self._outputs(X), "predict")
         return outputs[:, 0] if self._y_ndim == 1 else outputs
 
     @fill_doc
@@ -239,7 +239,8 @@ class ElmanRegressor(RegressorMixin, BaseElman):
                 X3, mask = steps[None], None
                 starts = row_starts(row_ends, len(steps))[None]
         future = self._check_future(X_future, X3.shape[0], n_steps, n_features)
-        with computation_settings(self.blas_threads):
+        # Overflow (judged below) is an error, not a warning and a NaN.
+        with computation_settings(self.blas_threads), np.errstate(all="ignore"):
             predictions = _roll_forward(
                 params,
                 X3,
@@ -253,6 +254,7 @@ class ElmanRegressor(RegressorMixin, BaseElman):
                 self.readout,
                 starts,
             )
+        _check_in_range(predictions, "forecast")
         return predictions[:, :, 0] if n_targets == 1 else predictions
 
     def _check_future(self, X_future, n_sequences, n_steps, n_features):
@@ -309,6 +311,18 @@ class ElmanRegressor(RegressorMixin, BaseElman):
 
     def _validation_score(self, outputs, targets, weights):
         return float(r2_score(targets, outputs, sample_weight=weights))
+
+
+def _check_in_range(predictions, method):
+    """Raise a clear error for predictions beyond the floating-point range."""
+    if np.isfinite(predictions).all():
+        return predictions
+    raise ValueError(
+        f"{method} overflows: the network's outputs are beyond the range of "
+        f"{predictions.dtype} for this input. The input (or the weights) must be "
+        "far outside the range the model was fitted on; scale the input as at "
+        "fit (for example with SequenceScaler in a pipeline), or refit."
+    )
 
 
 def _roll_forward(

@@ -425,6 +425,64 @@ def test_forward_and_gradient_finite_for_huge_inputs(activation, rng):
     assert np.all(np.isfinite(proba))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_of_infinite_and_extreme_logits_is_finite(dtype):
+    big = np.finfo(dtype).max
+    Z = np.array(
+        [[np.inf, 1, -np.inf], [np.inf, np.inf, 0], [big, -big, 0], [-np.inf] * 3],
+        dtype=dtype,
+    )
+    with np.errstate(over="raise", invalid="raise"):
+        P = E.softmax(Z)
+        log_p = E.log_softmax(Z)
+    assert_array_equal(P[0], [1, 0, 0])
+    assert_array_equal(P[1], [0.5, 0.5, 0])
+    assert_array_equal(P[2], [1, 0, 0])
+    assert_allclose(P[3], 1 / 3, rtol=1e-6)
+    assert np.isfinite(log_p).all()
+
+
+@given(
+    A=st.lists(st.floats(-1e3, 1e3), min_size=12, max_size=12),
+    W=st.lists(st.floats(-1e3, 1e3), min_size=8, max_size=8),
+)
+def test_saturating_matmul_is_matmul_where_nothing_overflows(A, W):
+    A, W = np.reshape(A, (3, 4)), np.reshape(W, (4, 2))
+    assert_allclose(E.saturating_matmul(A, W), A @ W, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_saturating_matmul_overflows_to_inf_never_nan(dtype):
+    big = np.finfo(dtype).max
+    # Row 0: partial sums overflow both ways, which a plain product can add up to
+    # NaN (or to inf, depending on the order the BLAS sums in); the true values
+    # are 0 and 4 * big.
+    A = np.array([[big, big, -big, -big], [1, 2, 3, 4], [0, 0, 0, 0]], dtype=dtype)
+    W = np.array([[1, 1], [1, 1], [1, -1], [1, -1]], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise"):
+        product = E.saturating_matmul(A, W)
+    assert product.dtype == dtype
+    assert product[0, 0] == 0 and product[0, 1] == np.inf
+    assert_array_equal(product[1:], A[1:] @ W)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_saturating_forward_has_no_nan_at_the_end_of_the_range(activation, rng):
+    params = E.init_params(3, 4, 3, rng)
+    X = np.where(rng.random((6, 5, 3)) < 0.5, -1.0, 1.0) * np.finfo(float).max
+    plain, _ = E.forward(params, rng.normal(size=(6, 5, 3)), activation=activation)
+    assert np.isfinite(plain).all()
+    with np.errstate(over="raise", invalid="raise"):
+        proba, context = E.forward(params, X, activation=activation, saturate=True)
+    assert np.isfinite(proba).all() and np.isfinite(context).all()
+    assert_allclose(proba.sum(axis=1), 1)
+    # Where nothing overflows, saturating changes nothing beyond rounding.
+    X_small = rng.normal(size=(6, 5, 3))
+    plain, _ = E.forward(params, X_small, activation=activation)
+    saturated, _ = E.forward(params, X_small, activation=activation, saturate=True)
+    assert_allclose(saturated, plain, rtol=1e-12)
+
+
 def test_logistic_activation_is_stable_for_large_negative_input():
     Z = np.array([-1e4, -800.0, 0.0, 800.0, 1e4])
     with np.errstate(all="raise"):

@@ -4,8 +4,10 @@ import copy
 import sys
 import warnings
 
+import hypothesis.strategies as st
 import numpy as np
 import pytest
+from hypothesis import given, settings
 from interrupts import LineInterrupter  # a helper beside the tests
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
@@ -579,6 +581,81 @@ def test_context_is_validated_like_the_weights():
         model.predict_proba(X)
     model.context_ = saved
     model.predict(X)
+
+
+# Finite input, finite output: models fitted once, then read at extreme magnitudes.
+_EXTREME_MODELS = {}
+
+
+def extreme_model(Estimator, activation, dtype, stateful):
+    key = (Estimator, activation, dtype, stateful)
+    if key not in _EXTREME_MODELS:
+        rng = np.random.RandomState(0)
+        X = rng.normal(size=(30, 4, 3)).astype(dtype)
+        y = np.arange(30) % 3 if Estimator is ElmanClassifier else X[:, -1, 0]
+        if stateful:
+            X, y = X[:, 0], y  # a stream of 30 steps
+        model = Estimator(
+            activation=activation, stateful=stateful, hidden_units=4, max_iter=3,
+            random_state=0,
+        )  # fmt: skip
+        _EXTREME_MODELS[key] = model.fit(X, y)
+    return copy.deepcopy(_EXTREME_MODELS[key])
+
+
+@settings(max_examples=150)
+@given(
+    Estimator=st.sampled_from(ESTIMATORS),
+    activation=st.sampled_from(list(E.ACTIVATIONS)),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    stateful=st.booleans(),
+    data=st.data(),
+)
+def test_finite_input_gives_finite_output_at_any_magnitude(
+    Estimator, activation, dtype, stateful, data
+):
+    model = extreme_model(Estimator, activation, dtype, stateful)
+    big = float(np.finfo(dtype).max)
+    # Magnitudes from ordinary to the end of the range, with mixed signs, so
+    # that sums can overflow both ways; a stream long enough to grow.
+    n_rows = data.draw(st.integers(1, 4)) if not stateful else data.draw(
+        st.integers(1, 300)
+    )  # fmt: skip
+    n_steps = 1 if stateful else data.draw(st.integers(1, 5))
+    values = st.floats(
+        -big, big, allow_nan=False, width=32 if dtype is np.float32 else 64
+    )
+    X = np.array(
+        data.draw(
+            st.lists(
+                values, min_size=n_rows * n_steps * 3, max_size=n_rows * n_steps * 3
+            )
+        ),
+        dtype=dtype,
+    ).reshape(n_rows, n_steps, 3)
+    X *= data.draw(st.sampled_from([1.0, 1e-30, 1e-10]))  # big and ordinary values
+    if stateful:
+        X = X[:, 0]
+    # A user-set recurrence that grows along the stream.
+    gain = data.draw(st.sampled_from([1.0, 3.0, 1e3]))
+    model.context_weights_ = model.context_weights_ * dtype(gain)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning reaches the user
+        if Estimator is ElmanClassifier:
+            proba = model.predict_proba(X)
+            assert np.isfinite(proba).all() and (proba >= 0).all()
+            assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+            assert np.isfinite(model.predict_log_proba(X)).all()
+        else:
+            try:
+                assert np.isfinite(model.predict(X)).all()
+            except ValueError as error:
+                assert "overflows" in str(error)
+        states = model.hidden_states(X)
+        real = ~np.isnan(X).any(axis=-1) if not stateful else np.ones(len(X), bool)
+        assert np.isfinite(states[real]).all()
+    if stateful:
+        assert np.isfinite(model.context_).all()
 
 
 def test_ragged_lists_of_sequences_are_padded():
