@@ -37,7 +37,7 @@ from sklearn.utils.validation import (
 
 from sklearn_elman import _elman
 from sklearn_elman._data import SequenceRows, StreamRows
-from sklearn_elman._runtime import computation_settings
+from sklearn_elman._runtime import computation_settings, work_of
 from sklearn_elman._sequences import NO_TARGET, check_sequences, to_patches
 from sklearn_elman._solvers import (
     OPTIMIZERS,
@@ -583,7 +583,7 @@ class BaseElman(BaseEstimator):
         """
         params, X3, mask = self._read_input(X)
         real = np.ones(X3.shape[:2], dtype=bool) if mask is None else mask
-        with computation_settings(self.blas_threads):
+        with computation_settings(self.blas_threads, work_of(params, X3)):
             states = self._saturating_if_needed(
                 self._rows_mode().hidden_states,
                 (params, X3, mask, self._context(params), self.activation),
@@ -698,7 +698,7 @@ class BaseElman(BaseEstimator):
 
     def _read_input(self, X):
         """Fitted parameters and the sequences of ``X`` in their dtype, and mask."""
-        check_is_fitted(self)
+        check_is_fitted(self, "input_weights_")  # one attribute: no scan of all
         X3, mask = self._validate_X(X, reset=False)
         params = self._fitted_params(X3.dtype)
         return params, X3.astype(params.input_weights.dtype, copy=False), mask
@@ -709,7 +709,7 @@ class BaseElman(BaseEstimator):
         ``head='identity'`` gives the logits of the output layer instead.
         """
         params, X3, mask = self._read_input(X)
-        with computation_settings(self.blas_threads):
+        with computation_settings(self.blas_threads, work_of(params, X3)):
             outputs, context = self._saturating_if_needed(
                 self._rows_mode().predict,
                 (

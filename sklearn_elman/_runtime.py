@@ -28,15 +28,16 @@ import threading
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-_controller = None
+_blas_libraries = None
 
 
-def _blas_controller():
-    # Building a controller scans the loaded libraries (~0.2 ms); keep one.
-    global _controller
-    if _controller is None:
-        _controller = ThreadpoolController()
-    return _controller
+def _blas_controllers():
+    # Scanning the loaded libraries takes ~0.2 ms: do it once.
+    global _blas_libraries
+    if _blas_libraries is None:
+        controller = ThreadpoolController().select(user_api="blas")
+        _blas_libraries = tuple(controller.lib_controllers)
+    return _blas_libraries
 
 
 class _FloatEnvironment(ctypes.Structure):
@@ -159,7 +160,7 @@ def flush_subnormals():
 # as ``with`` calls ``__exit__``) can take it again, then let it go for good.
 _blas_lock = threading.RLock()
 _blas_callers = set()  # a token per call now computing under the limit
-_blas_found = None  # [(library, thread count before the first caller)]
+_blas_found = None  # [(library, its count before the first caller, if changed)]
 
 
 def _set_blas_threads(settings):
@@ -178,8 +179,8 @@ def _enter_blas_limit(token, blas_threads):
     with _blas_lock:
         _blas_callers.add(token)
         if _blas_found is None:
-            libraries = _blas_controller().select(user_api="blas").lib_controllers
-            _blas_found = [(lib, lib.num_threads) for lib in libraries]
+            found = [(lib, lib.num_threads) for lib in _blas_controllers()]
+            _blas_found = [(lib, n) for lib, n in found if n != blas_threads]
             _set_blas_threads([(lib, blas_threads) for lib, _ in _blas_found])
 
 
@@ -219,8 +220,22 @@ def _blas_limit(blas_threads):
             _let_go_of_blas_lock()
 
 
+#: Multiply-adds below which a call is computed as it is. BLAS libraries run
+#: products this small on one thread anyway (OpenBLAS splits none below ~9000),
+#: and subnormal numbers cannot cost much in so little work, while setting and
+#: restoring both settings takes tens of microseconds: more than a stream step.
+SMALL_WORK = 8192
+
+
+def work_of(params, X3):
+    """Multiply-adds of the recurrence over ``X3`` (rows x steps x features)."""
+    n_hidden = params.context_weights.shape[0]
+    n_rows, n_steps, n_features = X3.shape
+    return n_rows * n_steps * (n_hidden + n_features + 1) * n_hidden
+
+
 @contextlib.contextmanager
-def computation_settings(blas_threads):
+def computation_settings(blas_threads, work=None):
     """Set BLAS threads and subnormal flushing for the block; restore them after.
 
     BLAS threads are a process-wide setting: while calls overlap in several
@@ -232,6 +247,9 @@ def computation_settings(blas_threads):
     blas_threads : int or None
         Maximum number of BLAS threads within the block; None leaves BLAS as it
         is.
+    work : int, default=None
+        Multiply-adds the block computes, if known (see :func:`work_of`): below
+        :data:`SMALL_WORK` nothing is set, as neither setting can matter.
 
     Yields
     ------
@@ -239,6 +257,9 @@ def computation_settings(blas_threads):
         BLAS threads and the floating-point environment are restored when the
         block exits.
     """
+    if work is not None and work < SMALL_WORK:
+        yield
+        return
     with contextlib.ExitStack() as stack:
         if blas_threads is not None:
             stack.enter_context(_blas_limit(blas_threads))

@@ -284,3 +284,30 @@ def test_grid_search_in_threads_restores_blas_threads(two_blas_threads):
     assert_blas_limit_released()
     with threadpool_limits(limits=1, user_api="blas"):
         assert set(blas_threads().values()) == {1}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_only_calls_with_work_enough_to_matter_change_the_settings(
+    monkeypatch, two_blas_threads
+):
+    seen = []
+    original = E.run_hidden
+
+    def spy(*args, **kwargs):
+        seen.append(set(blas_threads().values()))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(E, "run_hidden", spy)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 4))
+    clf = ElmanClassifier(
+        stateful=True, hidden_units=16, n_features_per_step=4, max_iter=2
+    ).fit(X, np.arange(300) % 2)
+    seen.clear()
+    clf.predict_proba(X)  # 300 steps: worth a limit
+    assert seen and all(threads == {1} for threads in seen)
+    seen.clear()
+    step = X[:1]
+    assert _runtime.work_of(clf._fitted_params(), step[None]) < _runtime.SMALL_WORK
+    clf.predict_proba(step)  # one step of the stream: computed as it is
+    assert seen and all(threads == {2} for threads in seen)

@@ -85,3 +85,84 @@ def test_compact_stream_concatenates_real_steps_in_order():
     steps, ends = compact_stream(np.ones((3, 2, 1)), None)
     assert steps.shape == (6, 1)
     assert_array_equal(ends, [1, 3, 5])
+
+
+# ----------------------------------------------------------------------------------
+# The validation shortcut for arrays that validate_data would return unchanged
+# ----------------------------------------------------------------------------------
+
+
+def _fitted_classifier(ndim):
+    import warnings
+
+    from sklearn_elman import ElmanClassifier
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(12, 4, 3) if ndim == 3 else (12, 6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ElmanClassifier(max_iter=1, hidden_units=3).fit(X, np.arange(12) % 2)
+
+
+def _plain_arrays():
+    rng = np.random.RandomState(1)
+    padded = rng.normal(size=(5, 4, 3))
+    padded[1, 2:] = np.nan
+    yield "float64 2D", rng.normal(size=(5, 6))
+    yield "float32 2D", rng.normal(size=(5, 6)).astype(np.float32)
+    yield "Fortran order", np.asfortranarray(rng.normal(size=(5, 6)))
+    yield "strided view", rng.normal(size=(10, 12))[::2, ::2]
+    yield "one row", rng.normal(size=(1, 6))
+    yield "NaN padded 3D", padded
+    yield "float32 3D", padded.astype(np.float32)
+    yield "read-only", np.array(rng.normal(size=(5, 6)), copy=True)
+    yield "non-finite", np.full((2, 6), np.inf)
+
+
+@pytest.mark.parametrize("name, X", list(_plain_arrays()), ids=lambda v: str(v)[:20])
+def test_shortcut_is_taken_only_where_validate_data_returns_x_itself(name, X):
+    import warnings
+
+    from sklearn.utils.validation import validate_data
+
+    from sklearn_elman._sequences import _validated_already
+
+    if name == "read-only":
+        X.setflags(write=False)
+    estimator = _fitted_classifier(X.ndim)
+    assert _validated_already(estimator, X, reset=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        validated = validate_data(
+            estimator,
+            X,
+            reset=False,
+            ensure_2d=False,
+            allow_nd=True,
+            dtype=(np.float64, np.float32),
+            ensure_all_finite=False,
+        )
+    assert validated is X
+
+
+class _Subclass(np.ndarray):
+    """An ndarray subclass: validate_data converts it to a plain array."""
+
+
+def test_shortcut_is_not_taken_where_validate_data_has_work_to_do():
+    from sklearn_elman._sequences import _validated_already
+
+    estimator = _fitted_classifier(2)
+    X = np.ones((3, 6))
+    for other in [
+        X.tolist(),  # a list is converted
+        X.astype(int),  # integers are cast
+        X.astype(np.float16),
+        np.ones((0, 6)),  # empty: an error to raise
+        np.ones(6),  # 1D: an error to raise
+        X.view(_Subclass),  # not a plain array (as a DataFrame is not either)
+    ]:
+        assert not _validated_already(estimator, other, reset=False)
+    assert not _validated_already(estimator, X, reset=True)
+    estimator.feature_names_in_ = np.array([f"x{i}" for i in range(6)], dtype=object)
+    assert not _validated_already(estimator, X, reset=False)  # the names warning
