@@ -698,7 +698,8 @@ class BaseElman(BaseEstimator):
 
     def _read_input(self, X):
         """Fitted parameters and the sequences of ``X`` in their dtype, and mask."""
-        check_is_fitted(self, "input_weights_")  # one attribute: no scan of all
+        if not hasattr(self, "input_weights_"):
+            check_is_fitted(self)  # raises scikit-learn's NotFittedError
         X3, mask = self._validate_X(X, reset=False)
         params = self._fitted_params(X3.dtype)
         return params, X3.astype(params.input_weights.dtype, copy=False), mask

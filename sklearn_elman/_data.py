@@ -475,10 +475,13 @@ class StreamRows(_Rows):
         """
         steps, row_ends = compact_stream(X3, mask)
         hidden_at_ends = np.empty((len(row_ends), len(context)), dtype=X3.dtype)
-        starts = row_starts(row_ends, len(steps))[None]
+        # Row starts matter to pooled readouts only ('last' reads no segment).
+        starts = None if kind == "last" else row_starts(row_ends, len(steps))[None]
 
         def keep_row_ends(rows, start, trace):
-            chunk_starts = starts[:, start : start + trace.hidden.shape[0] - 1]
+            chunk_starts = None
+            if starts is not None:
+                chunk_starts = starts[:, start : start + trace.hidden.shape[0] - 1]
             states = _elman.readout(trace, True, kind, chunk_starts)
             hidden_at_ends[rows] = states[row_ends[rows] - start, 0]
 

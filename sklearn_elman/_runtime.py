@@ -228,7 +228,20 @@ SMALL_WORK = 8192
 
 
 def work_of(params, X3):
-    """Multiply-adds of the recurrence over ``X3`` (rows x steps x features)."""
+    """Count the multiply-adds of the recurrence over some sequences.
+
+    Parameters
+    ----------
+    params : ElmanParams
+        Network parameters.
+    X3 : ndarray of shape (n_sequences, n_steps, n_features)
+        The sequences.
+
+    Returns
+    -------
+    work : int
+        Multiply-adds of the hidden layer's products over every step.
+    """
     n_hidden = params.context_weights.shape[0]
     n_rows, n_steps, n_features = X3.shape
     return n_rows * n_steps * (n_hidden + n_features + 1) * n_hidden
