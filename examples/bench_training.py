@@ -18,9 +18,17 @@ position in the second half, so that the class can only be read by a network tha
 remembers. Sizes: S (1000 sequences, T=20, d=4, 32 hidden units), M (5000, 50, 8,
 64) and L (20000, 100, 16, 128).
 
-Run ``python examples/bench_training.py --sizes S,M,L`` (the default); the test
-suite runs ``--sizes S`` as a smoke test. It prints a table and saves
-``bench_training.png``.
+A second, per-call section times the streaming use: a stateful
+:class:`~sklearn_elman.ElmanClassifier` (one row of ``X`` is one time step of 8
+features, 32 hidden units), fitted on a short stream, then ``predict_proba`` and
+``partial_fit`` called on one row at a time, against a fitted
+:class:`~sklearn.neural_network.MLPClassifier` with 32 hidden units on the same rows,
+in the same run. It reports the median time per call over blocks of calls.
+
+Run ``python examples/bench_training.py --sizes S,M,L`` (the default), or
+``--per-call-only`` for the second section alone; ``--calls`` and ``--blocks`` set its
+number of calls. The test suite runs ``--sizes S --calls 100 --blocks 3`` as a smoke
+test. It prints tables and saves ``bench_training.png``.
 """
 
 # %%
@@ -31,6 +39,7 @@ import platform
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -46,6 +55,22 @@ SIZES = {
 N_CLASSES = 3
 BATCH_SIZE = 64
 LEARNING_RATE = 1e-3
+
+# The per-call section: features per step, hidden units, steps of the fitting stream.
+PER_CALL_FEATURES = 8
+PER_CALL_HIDDEN = 32
+PER_CALL_FIT_STEPS = 1000
+
+# What ``--help`` shows: plain text (the module docstring is Sphinx markup).
+DESCRIPTION = """\
+Time sklearn_elman's ElmanClassifier against the same network in PyTorch
+(torch.nn.RNN, one thread, optional): one training epoch (Adam at 1e-3,
+mini-batches of 64, float32) and predict_proba on the whole training set, at
+sizes S (1000 sequences x 20 steps x 4 features, 32 hidden units), M (5000 x 50
+x 8, 64) and L (20000 x 100 x 16, 128). Then time the streaming use, one row
+(one time step) per call: predict_proba and partial_fit of a stateful
+ElmanClassifier against MLPClassifier. Prints tables and saves
+bench_training.png in the current directory."""
 
 
 def make_data(n_sequences, n_steps, n_features, seed=0):
@@ -91,6 +116,9 @@ def import_torch():
         return None
     torch.set_num_threads(1)
     return torch
+
+
+NO_TORCH_NOTE = "PyTorch was not installed, so only sklearn_elman was timed."
 
 
 class TorchRNN:
@@ -250,7 +278,112 @@ def prediction_in_child(size, library):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def machine_description(torch):
+# %%
+# Per call, on a live stream: a stateful estimator reads one row (one time step) per
+# call, so what counts there is the fixed cost of a call, not the throughput of the
+# maths. Both models are first fitted on a short stream; each block then replays the
+# same rows from the start of a new stream (``reset_context()``), and each
+# ``partial_fit`` call takes one Adam step on one row. The classes are named in a first
+# ``partial_fit`` call of each model (a fitted model knows them already).
+
+
+def time_per_call(n_calls=2000, n_blocks=5, warm_up=50):
+    """Median microseconds per call of predict_proba and partial_fit on one row."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    n_features, n_fit = PER_CALL_FEATURES, PER_CALL_FIT_STEPS
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n_fit + n_calls, n_features))
+    # The class of a step is the sign of the first feature of the step before.
+    y = np.r_[0, X[:-1, 0] > 0].astype(int)
+    classes = np.array([0, 1])
+    ours = ElmanClassifier(
+        stateful=True,
+        n_features_per_step=n_features,  # one row of X is one time step
+        hidden_units=PER_CALL_HIDDEN,
+        max_iter=20,
+        random_state=0,
+    )
+    mlp = MLPClassifier(
+        hidden_layer_sizes=(PER_CALL_HIDDEN,), max_iter=20, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X[:n_fit], y[:n_fit])
+        mlp.fit(X[:n_fit], y[:n_fit])
+    rows = [X[i : i + 1] for i in range(n_fit, n_fit + n_calls)]
+    targets = [y[i : i + 1] for i in range(n_fit, n_fit + n_calls)]
+    accuracy = {  # the Elman network continues the stream it was fitted on
+        "ours": float(np.mean(ours.predict(X[n_fit:]) == y[n_fit:])),
+        "mlp": float(np.mean(mlp.predict(X[n_fit:]) == y[n_fit:])),
+    }
+    for model in (ours, mlp):
+        model.partial_fit(rows[0], targets[0], classes=classes)
+
+    def run(model, method, n):
+        call = getattr(model, method)
+        if model is ours:
+            ours.reset_context()  # every block replays the same stream
+        start = time.perf_counter()
+        if method == "predict_proba":
+            for row in rows[:n]:
+                call(row)
+        else:
+            for row, target in zip(rows[:n], targets[:n]):
+                call(row, target)
+        return (time.perf_counter() - start) / n
+
+    cases = [
+        (method, name, model)
+        for method in ("predict_proba", "partial_fit")
+        for name, model in (("ours", ours), ("mlp", mlp))
+    ]
+    for method, _, model in cases:
+        run(model, method, min(warm_up, n_calls))
+    times = {(method, name): [] for method, name, _ in cases}
+    for _ in range(n_blocks):  # the cases interleaved, so that they share the noise
+        for method, name, model in cases:
+            times[method, name].append(run(model, method, n_calls))
+    return {
+        "us": {key: float(np.median(values)) * 1e6 for key, values in times.items()},
+        "spread": {
+            key: (min(values) * 1e6, max(values) * 1e6) for key, values in times.items()
+        },
+        "accuracy": accuracy,
+        "n_calls": n_calls,
+        "n_blocks": n_blocks,
+    }
+
+
+def print_per_call(result):
+    us, spread = result["us"], result["spread"]
+    print(
+        f"\nPer call on one row of a stream ({PER_CALL_FEATURES} features, "
+        f"{PER_CALL_HIDDEN} hidden units, float64): median of {result['n_blocks']} "
+        f"blocks of {result['n_calls']} calls, microseconds per call"
+    )
+    print(
+        f"{'call':<14} {'ours (stateful)':>15} {'MLPClassifier':>13} {'ours/MLP':>8}"
+        f"   {'ours min-max':>13} {'MLP min-max':>13}"
+    )
+    for method in ("predict_proba", "partial_fit"):
+        ours, mlp = us[method, "ours"], us[method, "mlp"]
+        low_ours, high_ours = spread[method, "ours"]
+        low_mlp, high_mlp = spread[method, "mlp"]
+        print(
+            f"{method:<14} {ours:>15.0f} {mlp:>13.0f} {ours / mlp:>8.2f}"
+            f"   {low_ours:>6.0f}-{high_ours:<6.0f} {low_mlp:>6.0f}-{high_mlp:<6.0f}"
+        )
+    accuracy = result["accuracy"]
+    print(
+        "ours/MLP below 1: ours is faster. Accuracy on the timed rows after fitting "
+        f"(ours {accuracy['ours']:.2f}, MLP {accuracy['mlp']:.2f}):\nthe class is "
+        "the sign of a feature one step back, which only the Elman network remembers."
+    )
+
+
+def cpu_description():
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as info:
@@ -261,11 +394,15 @@ def machine_description(torch):
             )
     except (OSError, StopIteration):
         pass
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def machine_description(torch):
     blas = next(
         (lib for lib in threadpool_info() if "numpy" in lib.get("filepath", "")), {}
     )
     return (
-        f"{cpu}, {os.cpu_count()} cores; numpy {np.__version__} with "
+        f"{cpu_description()}; numpy {np.__version__} with "
         f"{blas.get('internal_api', '?')} {blas.get('version', '')} "
         f"({blas.get('architecture', '?')}); "
         + (f"torch {torch.__version__}" if torch is not None else "torch not installed")
@@ -338,34 +475,118 @@ def main(sizes):
             for size, (train, _, _) in rows.items()
         )
     )
-    return rows
+    return rows, torch is not None
 
 
-def plot(rows):
+def _bar_labels(ax, bars, values, unit):
+    labels = [
+        f"{value:.0f} {unit}" if value >= 100 else f"{value:.3g} {unit}"
+        for value in values
+    ]
+    ax.bar_label(bars, labels, padding=2)
+    ax.margins(y=0.15)  # room for the labels above the bars
+
+
+def plot(rows, torch_installed, per_call, machine):
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    names = list(rows)
-    x = np.arange(len(names))
-    ours = [rows[name][0]["ours"] for name in names]
-    ax.bar(x - 0.2, ours, width=0.4, label="sklearn_elman")
-    if all(rows[name][0]["torch"] for name in names):
-        theirs = [rows[name][0]["torch"] for name in names]
-        ax.bar(x + 0.2, theirs, width=0.4, label="PyTorch nn.RNN (1 thread)")
-    ax.set_xticks(x, [f"size {name}" for name in names])
-    ax.set_yscale("log")
-    ax.set_ylabel("seconds per training epoch")
-    ax.set_title("One training epoch, Adam, batch 64, float32")
-    ax.legend()
-    fig.tight_layout()
+    n_panels = len(rows) + (per_call is not None)
+    fig, axes = plt.subplots(
+        1, n_panels, figsize=(3.4 * n_panels + 0.6, 4.4), layout="constrained"
+    )
+    axes = np.atleast_1d(axes)
+    for ax, (size, (train, _, _)) in zip(axes, rows.items()):
+        n_sequences, n_steps, n_features, hidden, _ = SIZES[size]
+        seconds = [train["ours"]] + ([train["torch"]] if train["torch"] else [])
+        # Milliseconds for short epochs, so that the axis reads in plain numbers.
+        scale, unit = (1e3, "ms") if max(seconds) < 1 else (1.0, "s")
+        values = [value * scale for value in seconds]
+        names = ["sklearn_elman", "PyTorch nn.RNN\n(1 thread)"][: len(values)]
+        bars = ax.bar(
+            np.arange(len(values)),
+            values,
+            width=0.6,
+            color=["tab:blue", "tab:gray"][: len(values)],
+        )
+        _bar_labels(ax, bars, values, unit)
+        ax.set_xticks(np.arange(len(values)), names)
+        ax.set_xlim(-0.7, 1.7)  # the same bar width with or without PyTorch
+        ax.set_ylabel(f"time per training epoch ({unit})")
+        title = (
+            f"One training epoch, size {size}\n{n_sequences} sequences x {n_steps} "
+            f"steps x {n_features} features\n{hidden} hidden units"
+        )
+        if train["torch"]:
+            title += f"; ours / PyTorch = {train['ours'] / train['torch']:.2f}"
+        ax.set_title(title, fontsize=9)
+        if not torch_installed:
+            ax.text(  # where the PyTorch bar would be
+                0.71,
+                0.5,
+                "PyTorch\nnot installed:\nnot timed",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                color="tab:red",
+                bbox={"facecolor": "white", "edgecolor": "tab:red"},
+            )
+    if per_call is not None:
+        ax = axes[-1]
+        methods = ("predict_proba", "partial_fit")
+        x = np.arange(len(methods))
+        for offset, name, label, color in (
+            (-0.2, "ours", "ElmanClassifier (stateful)", "tab:blue"),
+            (0.2, "mlp", "MLPClassifier", "tab:orange"),
+        ):
+            values = [per_call["us"][method, name] for method in methods]
+            bars = ax.bar(x + offset, values, width=0.4, label=label, color=color)
+            _bar_labels(ax, bars, values, "µs")
+        ax.set_xticks(x, [f"{method}\n(one row)" for method in methods])
+        ax.set_ylabel("time per call (µs, median of blocks)")
+        ax.set_title(
+            f"Streaming: one row (one time step) per call\n{PER_CALL_FEATURES} "
+            f"features, {PER_CALL_HIDDEN} hidden units; median of\n"
+            f"{per_call['n_blocks']} blocks of {per_call['n_calls']} calls",
+            fontsize=9,
+        )
+        ax.legend(loc="upper left", fontsize=8)
+    suptitle = f"Lower is faster; measured on {machine}"
+    if rows:
+        suptitle += "\nTraining: Adam at 1e-3, mini-batches of 64, float32"
+    fig.suptitle(suptitle, fontsize=9)
+    if not torch_installed:
+        fig.supxlabel(NO_TORCH_NOTE, color="tab:red")
     fig.savefig("bench_training.png", dpi=100)
     print(f"Saved the figure to {os.path.abspath('bench_training.png')}")
 
 
 # %%
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
-    parser.add_argument("--sizes", default="S,M,L", help="comma-separated, of S, M, L")
+    parser = argparse.ArgumentParser(
+        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes",
+        default="S,M,L",
+        help="comma-separated training sizes, of S, M, L (default: S,M,L)",
+    )
+    parser.add_argument(
+        "--per-call-only",
+        action="store_true",
+        help="run only the per-call streaming section",
+    )
+    parser.add_argument(
+        "--calls",
+        type=int,
+        default=2000,
+        help="per-call section: calls per block (default: 2000)",
+    )
+    parser.add_argument(
+        "--blocks",
+        type=int,
+        default=5,
+        help="per-call section: blocks, of which the median is reported (default: 5)",
+    )
     parser.add_argument("--predict-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.predict_child:
@@ -375,4 +596,15 @@ if __name__ == "__main__":
         unknown = sorted(set(sizes) - set(SIZES))
         if unknown:
             parser.error(f"unknown size(s) {unknown}; choose among {sorted(SIZES)}")
-        plot(main(sizes))
+        if args.calls < 1 or args.blocks < 1:
+            parser.error("--calls and --blocks must be at least 1")
+        if args.per_call_only:  # PyTorch plays no part in this section
+            print(machine_description(import_torch()))
+            rows, torch_installed = {}, True
+        else:
+            rows, torch_installed = main(sizes)
+        per_call = time_per_call(args.calls, args.blocks)
+        print_per_call(per_call)
+        if not torch_installed:
+            print(NO_TORCH_NOTE)
+        plot(rows, torch_installed, per_call, cpu_description())

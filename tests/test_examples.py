@@ -15,9 +15,9 @@ EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = sorted(path.name for path in EXAMPLES_DIR.glob("*.py"))
 
 # Command-line arguments for the scripts that need some (the benchmark's smallest
-# size keeps it quick).
+# size, and few calls in its per-call section, keep it quick).
 EXTRA_ARGS = {
-    "bench_training.py": ["--sizes", "S"],
+    "bench_training.py": ["--sizes", "S", "--calls", "100", "--blocks", "3"],
     "bench_accuracy.py": ["--datasets", "digits", "--quick"],
 }
 
@@ -60,3 +60,34 @@ def test_example_runs_and_saves_a_png(name, tmp_path):
             header = file.read(len(PNG_SIGNATURE))
         assert header == PNG_SIGNATURE, f"{png.name} is not a PNG file"
         assert png.stat().st_size > len(PNG_SIGNATURE), f"{png.name} is empty"
+
+
+def test_benchmark_help_is_plain_text():
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES_DIR / "bench_training.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--per-call-only" in result.stdout
+    for markup in (":class:", "``", "===="):
+        assert markup not in result.stdout, f"--help shows Sphinx markup {markup!r}"
+
+
+def test_benchmark_says_when_pytorch_is_missing(tmp_path):
+    # A torch package that fails to import, first on the path: as if not installed.
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "__init__.py").write_text("raise ImportError('blocked')\n")
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES_DIR / "bench_training.py"), "--sizes", "S",
+         "--calls", "20", "--blocks", "1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "PyTorch was not installed" in result.stdout
