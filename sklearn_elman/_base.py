@@ -21,6 +21,8 @@ the mode objects of :mod:`sklearn_elman._data`, chosen once by ``stateful``.
 from __future__ import annotations
 
 import copy
+import re
+import textwrap
 import time
 import warnings
 from numbers import Integral, Real
@@ -314,6 +316,10 @@ _SAMPLE_WEIGHT_DOC = """\
 def fill_doc(obj):
     """Fill the shared parts of a docstring: ``{X}``, ``{parameters}``, ...
 
+    Each placeholder stands alone on its line; its text is indented as the
+    placeholder is (Python 3.13 strips the common indentation of docstrings, so
+    the indentation cannot be part of what is looked for).
+
     Parameters
     ----------
     obj : class or function
@@ -324,24 +330,29 @@ def fill_doc(obj):
     obj : class or function
         The same object, its docstring filled in.
     """
-    doc = obj.__doc__
-    for key, text in (
-        (
-            "        {X_new}",
-            f"        {_X_TYPE}\n"
-            "            Sequences, one per row; with 3D input the number of steps\n"
-            "            may differ from training.",
-        ),
-        ("{X}", _X_TYPE),
-        ("    {parameters}", _PARAMETERS_DOC.rstrip()),
-        ("    {attributes}", _ATTRIBUTES_DOC),
-        ("    {recurrence}", _RECURRENCE_DOC),
-        ("        {partial_fit}", _PARTIAL_FIT_DOC),
-        ("        {sample_weight}", _SAMPLE_WEIGHT_DOC),
-    ):
-        doc = doc.replace(key, text)
-    obj.__doc__ = doc
+
+    def fill(match):
+        return textwrap.indent(_DOC_TEMPLATES[match["name"]], match["indent"])
+
+    obj.__doc__ = _PLACEHOLDER.sub(fill, obj.__doc__)
     return obj
+
+
+_DOC_TEMPLATES = {
+    "X_new": _X_TYPE
+    + "\n    Sequences, one per row; with 3D input the number of steps\n"
+    + "    may differ from training.",
+    "X": _X_TYPE,
+    "parameters": textwrap.dedent(_PARAMETERS_DOC).rstrip(),
+    "attributes": textwrap.dedent(_ATTRIBUTES_DOC),
+    "recurrence": textwrap.dedent(_RECURRENCE_DOC),
+    "partial_fit": textwrap.dedent(_PARTIAL_FIT_DOC),
+    "sample_weight": textwrap.dedent(_SAMPLE_WEIGHT_DOC),
+}
+_PLACEHOLDER = re.compile(
+    r"^(?P<indent>[ \t]*)\{(?P<name>" + "|".join(_DOC_TEMPLATES) + r")\}$",
+    flags=re.MULTILINE,
+)
 
 
 def stochastic_solver(estimator):

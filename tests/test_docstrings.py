@@ -78,3 +78,22 @@ def test_every_parameter_is_documented(Estimator):
     for parameter in Estimator().get_params():
         assert f"\n{parameter} : " in doc, parameter
     assert "{" + "parameters}" not in doc and "{" + "attributes}" not in doc
+
+
+@pytest.mark.parametrize("indent", ["", "    ", "        "])
+def test_placeholders_are_filled_at_any_indentation(indent):
+    """Python 3.13 strips the common indentation of docstrings at compile time."""
+    from sklearn_elman._base import fill_doc
+
+    def method():
+        pass
+
+    method.__doc__ = (
+        f"Summary.\n\n{indent}Parameters\n{indent}----------\n"
+        f"{indent}{{X}}\n{indent}    Sequences.\n\n{indent}{{sample_weight}}\n"
+    )
+    doc = fill_doc(method).__doc__
+    assert "{" not in doc.replace("{'", "")  # no placeholder left
+    assert f"\n{indent}X : array-like of shape" in doc
+    assert f"\n{indent}sample_weight : array-like" in doc
+    assert f"\n{indent}    Weight of each row's loss" in doc
