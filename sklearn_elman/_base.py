@@ -595,13 +595,13 @@ class BaseElman(BaseEstimator):
         params, X3, mask = self._read_input(X)
         real = np.ones(X3.shape[:2], dtype=bool) if mask is None else mask
         with computation_settings(self.blas_threads, work_of(params, X3)):
-            states = self._saturating_if_needed(
+            states, context = self._saturating_if_needed(
                 self._rows_mode().hidden_states,
                 (params, X3, mask, self._context(params), self.activation),
-                lambda states: np.isfinite(states[real]).all(),
+                lambda result: np.isfinite(result[real]).all(),
             )
-        self._keep_context(states[1])
-        return states[0]
+        self._keep_context(context)
+        return states
 
     # ----------------------------------------------------------------------------
     # Modes, parameters and the stream state

@@ -1,12 +1,20 @@
 """Tests of the input layout helpers in ``sklearn_elman._sequences``."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
+from sklearn.utils.validation import validate_data
 
-from sklearn_elman._sequences import compact_stream, padding_mask, to_3d
+from sklearn_elman import ElmanClassifier
+from sklearn_elman._sequences import (
+    _validated_already,
+    compact_stream,
+    padding_mask,
+    to_3d,
+)
 
 
 def test_2d_rows_are_read_time_major():
@@ -93,10 +101,6 @@ def test_compact_stream_concatenates_real_steps_in_order():
 
 
 def _fitted_classifier(ndim):
-    import warnings
-
-    from sklearn_elman import ElmanClassifier
-
     rng = np.random.RandomState(0)
     X = rng.normal(size=(12, 4, 3) if ndim == 3 else (12, 6))
     with warnings.catch_warnings():
@@ -121,12 +125,6 @@ def _plain_arrays():
 
 @pytest.mark.parametrize("name, X", list(_plain_arrays()), ids=lambda v: str(v)[:20])
 def test_shortcut_is_taken_only_where_validate_data_returns_x_itself(name, X):
-    import warnings
-
-    from sklearn.utils.validation import validate_data
-
-    from sklearn_elman._sequences import _validated_already
-
     if name == "read-only":
         X.setflags(write=False)
     estimator = _fitted_classifier(X.ndim)
@@ -150,8 +148,6 @@ class _Subclass(np.ndarray):
 
 
 def test_shortcut_is_not_taken_where_validate_data_has_work_to_do():
-    from sklearn_elman._sequences import _validated_already
-
     estimator = _fitted_classifier(2)
     X = np.ones((3, 6))
     for other in [
