@@ -155,7 +155,8 @@ _PARAMETERS_DOC = """\
         (stratified by class for a classifier; the tail of the stream when
         ``stateful=True``), stop when the validation score (accuracy, or R^2 for
         a regressor) stops improving, and restore the weights of
-        the best epoch.
+        the best epoch. Of epochs with the same best score, the one with the
+        lowest validation loss is kept (``MLPClassifier`` keeps the first).
 
     validation_fraction : float, default=0.1
         Fraction of the training data held out with ``early_stopping``.
@@ -256,18 +257,37 @@ _ATTRIBUTES_DOC = """\
         Bias of the hidden units.
 
     loss_ : float
-        Loss at the end of training: the mean of the epoch's mini-batch losses for
-        'sgd' and 'adam', the final loss for 'lbfgs'.
+        Training loss of the weights the estimator holds: after :meth:`fit`, the
+        training objective (mean loss plus the L2 term, over the rows it trained
+        on) of the kept epoch's weights, computed for exactly those weights;
+        after :meth:`partial_fit`, the mean of the epoch's mini-batch losses; for
+        'lbfgs', the final loss.
 
     loss_curve_ : list of float
-        Loss after each epoch ('sgd', 'adam') or iteration ('lbfgs').
+        Loss of each epoch ('sgd', 'adam'): the mean of its mini-batch losses,
+        each computed before that mini-batch's update, as in ``MLPClassifier``;
+        or of each iteration ('lbfgs').
 
     best_loss_ : float or None
-        Lowest training loss reached ('sgd', 'adam'); the final loss for 'lbfgs';
-        None with ``early_stopping``, which tracks the validation score instead.
+        After a stochastic :meth:`fit`, the training loss of the kept weights
+        (equal to ``loss_``); the final loss for 'lbfgs'; None with
+        ``early_stopping``, which keeps the epoch of the best validation score.
+
+    best_epoch_ : int
+        The epoch whose weights a stochastic :meth:`fit` kept (0: the weights a
+        warm start began with, when no epoch did better). With one mini-batch an
+        epoch, the kept weights are those the epoch's loss was computed on (the
+        weights before its update); with several, the weights at the epoch's
+        end, the epoch being the one of lowest ``loss_curve_``. With
+        ``early_stopping``, the epoch of the best validation score, a tie broken
+        by the lower validation loss. After :meth:`partial_fit`, ``n_iter_``.
 
     validation_scores_ : list of float or None
         Validation score after each epoch with ``early_stopping``, else None.
+
+    validation_loss_curve_ : list of float or None
+        Mean loss of the validation rows after each epoch with
+        ``early_stopping``, else None.
 
     best_validation_score_ : float or None
         Best validation score with ``early_stopping``, else None.
@@ -891,8 +911,8 @@ class BaseElman(BaseEstimator):
             }
         return make_optimizer(self.solver, theta, **options)
 
-    def _fit_stochastic(self, theta, shapes, data, incremental):
-        params = _elman.unpack(theta, shapes)
+    def _stochastic_optimizer(self, theta, incremental):
+        """The optimizer of this call: the one kept by partial_fit, or a new one."""
         optimizer = getattr(self, "_optimizer", None)
         if (
             not incremental
@@ -902,8 +922,11 @@ class BaseElman(BaseEstimator):
             or not isinstance(optimizer, OPTIMIZERS[self.solver])
         ):
             self._optimizer = self._make_optimizer(theta)
-        optimizer = self._optimizer
+        return self._optimizer
 
+    def _fit_stochastic(self, theta, shapes, data, incremental):
+        params = _elman.unpack(theta, shapes)
+        optimizer = self._stochastic_optimizer(theta, incremental)
         early_stopping = self.early_stopping and not incremental
         random_state = check_random_state(self.random_state)
         if early_stopping:
@@ -919,12 +942,22 @@ class BaseElman(BaseEstimator):
         batch_size = train.batch_size(self.batch_size)
         loss_options = self._loss_options()
 
+        # fit keeps the weights of its best epoch. With one mini-batch an epoch,
+        # the epoch's loss is exactly that of the weights before its update, so
+        # those are the weights to keep: a recurrent network's loss often spikes
+        # right after its best epoch, and the weights after the update would be
+        # that spike. With several mini-batches, the weights at the epoch's end.
+        keep_before_update = (
+            not incremental
+            and not early_stopping
+            and -(-train.n_targets // batch_size) == 1
+        )
+        before_update = np.empty_like(theta) if keep_before_update else theta
         grad = np.empty_like(theta)
-        start_loss = getattr(self, "loss_", None)
-        # fit keeps the weights of its best epoch (epoch 0: the weights it started
-        # from); partial_fit, one epoch a call, keeps what it has.
         if not incremental:
-            self._kept = (theta.copy(), 0, start_loss)
+            # Epoch 0: the weights the fit starts from, ranked as the previous
+            # fit left them (a warm start keeps them if no epoch does better).
+            self._kept = (theta.copy(), 0, self._epoch_rank(self.best_loss_))
         start_context = self._context(params)
         start_time = time.perf_counter()
         self.n_iter_ = 0
@@ -943,6 +976,8 @@ class BaseElman(BaseEstimator):
                         diverged = True
                         break
                     clip_grad_norm(grad, self.max_grad_norm)
+                    if keep_before_update:
+                        np.copyto(before_update, theta)
                     optimizer.update_params(theta, grad)
                     accumulated_loss += batch_loss * train.weight_of(rows)
                 if diverged:
@@ -966,19 +1001,21 @@ class BaseElman(BaseEstimator):
                         *self.validation_loss_curve_,
                         validation_loss,
                     ]
+                    record["best_validation_score_"] = max(
+                        score, self.best_validation_score_
+                    )
                     message += (
                         f", validation loss = {validation_loss:.8f}"
                         f", validation score = {score:.6f}"
                     )
                     improved = score >= self.best_validation_score_ + self.tol
-                    if score > self.best_validation_score_:
-                        record["best_validation_score_"] = score
-                        record["_kept"] = (theta.copy(), epoch, loss)
+                    rank = self._epoch_rank(loss, score, validation_loss)
                 else:
                     improved = loss <= self.best_loss_ - self.tol
-                    if not incremental and loss < self.best_loss_:
-                        record["_kept"] = (theta.copy(), epoch, loss)
                     record["best_loss_"] = min(self.best_loss_, loss)
+                    rank = self._epoch_rank(loss)
+                if not incremental and rank < self._kept[2]:
+                    record["_kept"] = (before_update.copy(), epoch, rank)
                 record["_no_improvement_count"] = (
                     0 if improved else self._no_improvement_count + 1
                 )
@@ -1019,28 +1056,48 @@ class BaseElman(BaseEstimator):
             )
         if diverged:
             self._report_divergence(None if incremental else self._kept[1])
-        if not incremental:
-            kept_theta, kept_epoch, kept_loss = self.__dict__.pop("_kept")
-            if self.n_iter_:
-                # Epoch 0 is the start of a warm-started fit no epoch bettered.
-                theta[:] = kept_theta
-                self.loss_ = kept_loss if kept_epoch else start_loss
-                if self.verbose:
-                    print(
-                        f"Kept the weights of epoch {kept_epoch} of {self.n_iter_}"
-                        + (f" (training loss {kept_loss:.8f})." if kept_epoch else ".")
-                    )
-            self.best_epoch_ = kept_epoch
-        else:
-            self.best_epoch_ = self.n_iter_
         if incremental:
-            # Online learning: the context the rows left while being learnt.
+            # Online learning: the last weights, and the context the rows left
+            # while being learnt; loss_ is the epoch's mean mini-batch loss.
+            self.best_epoch_ = self.n_iter_
             self._keep_context(context)
-        else:
-            # fit: the state the fitted network reaches after reading X.
-            self._keep_context(
-                data.context_after(params, start_context, self.activation)
-            )
+            return
+        self._keep_best_epoch(theta, params, train, start_context, loss_options)
+        # The state the fitted network reaches after reading X.
+        self._keep_context(data.context_after(params, start_context, self.activation))
+
+    def _epoch_rank(self, loss, score=None, validation_loss=np.inf):
+        """Sort key of an epoch for the weights fit keeps (lower is better).
+
+        The training loss; with early stopping the validation score, a tie in it
+        broken by the lower validation loss (a small validation set makes the
+        score flat while the loss still falls).
+        """
+        if not (self.early_stopping and self.solver in STOCHASTIC_SOLVERS):
+            return (np.inf if loss is None else loss,)
+        if score is None:
+            score = self.best_validation_score_
+        return (-score, validation_loss)
+
+    def _keep_best_epoch(self, theta, params, train, context, loss_options):
+        """Restore the weights of the kept epoch and report what they are.
+
+        ``loss_`` (and ``best_loss_`` without early stopping) become the training
+        objective of the kept weights, computed once here: with one mini-batch
+        an epoch it is the kept epoch's own loss; with several, the epoch's loss
+        is a mean along its updates, which the weights at its end may not match.
+        """
+        kept_theta, kept_epoch, _ = self.__dict__.pop("_kept")
+        theta[:] = kept_theta
+        self.best_epoch_ = kept_epoch
+        self.loss_ = train.objective(params, context, **loss_options)
+        if self.best_loss_ is not None:
+            self.best_loss_ = self.loss_
+        if self.verbose:
+            which = f"of epoch {kept_epoch} of {self.n_iter_}"
+            if not kept_epoch:
+                which = "it started from, which no epoch bettered"
+            print(f"Kept the weights {which} (training loss {self.loss_:.8f}).")
 
     def _report_divergence(self, kept_epoch):
         """Stop a diverged fit: raise, or warn when a finite epoch can be kept."""
@@ -1065,17 +1122,11 @@ class BaseElman(BaseEstimator):
 
     def _validate(self, params, validation, context):
         """Score and loss of the validation rows; returns (score, loss, context)."""
-        # The identity head gives the logits, from which both are computed.
-        logits, context = validation.predict_self(
-            params, context, self.activation, "identity", self.readout
+        outputs, loss, context = validation.evaluate(
+            params, context, self.activation, self._head, self.readout
         )
-        head = _elman.HEADS[self._head]
-        loss_sum, _, weight_sum = head.loss(
-            logits.copy(), validation.targets, validation.weights
-        )
-        outputs = head.output(logits)
         score = self._validation_score(outputs, validation.targets, validation.weights)
-        return score, loss_sum / weight_sum, context
+        return score, loss, context
 
     def _fit_lbfgs(self, theta, shapes, data):
         n_rows = data.n_rows

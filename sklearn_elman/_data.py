@@ -37,11 +37,44 @@ def steps_per_chunk(params: _elman.ElmanParams, itemsize: int) -> int:
 
 
 class _Rows:
-    """What the two modes share: reading their own rows for validation."""
+    """What the two modes share: reading their own rows with fixed weights."""
 
-    def predict_self(self, params, context, activation, head, kind):
-        """Outputs for the training rows (validation); returns (outputs, context)."""
-        return self.predict(params, self.X3, self.mask, context, activation, head, kind)
+    def evaluate(self, params, context, activation, head, kind):
+        """Outputs of the rows and their mean loss, with the weights held fixed.
+
+        The rows are read in bounded memory, as prediction reads them (a stream
+        from ``context``). The loss is the weighted mean of the head's loss over
+        the rows that carry one (no L2 term), the data term of the objective.
+
+        Returns
+        -------
+        outputs : ndarray of shape (n_rows, n_outputs)
+            The head's output at the end of each row.
+        loss : float
+            Weighted mean loss of the rows.
+        context : ndarray of shape (n_hidden,) or None
+            The state after the last row (None for independent sequences).
+        """
+        # The identity head gives the logits, from which both are computed.
+        logits, context = self.predict(
+            params, self.X3, self.mask, context, activation, "identity", kind
+        )
+        loss_head = _elman.HEADS[head]
+        loss_sum, _, weight_sum = loss_head.loss(
+            logits.copy(), self.targets, self.loss_weights
+        )
+        return loss_head.output(logits), loss_sum / weight_sum, context
+
+    def objective(self, params, context, activation, head, kind, alpha, **_):
+        """The training objective of fixed weights over all the rows.
+
+        The weighted mean loss plus ``0.5 * alpha * ||W||^2`` divided by the
+        total weight: the loss of one mini-batch holding every row, and what
+        ``lbfgs`` minimises. ``loss_`` and ``best_loss_`` of a ``fit`` are this
+        objective of the weights it keeps.
+        """
+        _, loss, _ = self.evaluate(params, context, activation, head, kind)
+        return loss + alpha * _elman.l2_penalty(params) / self.total_weight
 
 
 def _rows_per_chunk(params, X3):
@@ -94,6 +127,7 @@ class SequenceRows(_Rows):
         self.n_rows = X3.shape[0]
         self.n_targets = self.n_rows
         self.total_weight = self.n_rows if weights is None else float(weights.sum())
+        self.loss_weights = weights
         self.lengths = sequence_lengths(X3, mask)
 
     def distinct(self):
@@ -323,6 +357,8 @@ class StreamRows(_Rows):
                 "Every row of the stream after the warm-up has sample_weight 0: "
                 "no row is left to learn from."
             )
+        # The rows of the warm-up are read but weigh nothing in the loss.
+        self.loss_weights = self.row_weights
         self.step_weights = np.zeros((1, n_steps), dtype=targets.dtype)
         self.step_weights[0, self.row_ends] = self.row_weights
         # Pooled readouts ('mean', 'max') restart at the first step of each row.

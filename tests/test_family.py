@@ -1,6 +1,7 @@
 """Behaviour both estimators share through ``BaseElman``, tested once for each."""
 
 import copy
+import re
 import sys
 import warnings
 
@@ -385,8 +386,11 @@ def test_fit_keeps_the_weights_of_its_lowest_loss_epoch(Estimator):
     curve = spiky.loss_curve_
     assert 1 <= best < spiky.n_iter_ == 40
     assert curve[best - 1] == min(curve) < curve[-1]
-    assert spiky.loss_ == spiky.best_loss_ == min(curve)
-    # The kept weights are those the same fit had after its best epoch.
+    # One mini-batch an epoch: the loss of the best epoch is that of the weights
+    # before its update, which are kept (recomputed, so equal up to rounding).
+    assert spiky.loss_ == spiky.best_loss_
+    assert_allclose(spiky.loss_, min(curve), rtol=1e-12)
+    # A fit of best_epoch epochs replays the same updates and keeps the same.
     replay = Estimator(max_iter=best, n_iter_no_change=40, **common).fit(X, y)
     assert replay.loss_curve_ == curve[:best]
     for name in E.ElmanParams._fields:
@@ -555,7 +559,8 @@ def test_divergence_is_an_error_or_a_warning_never_a_nan_model(stateful):
         assert not hasattr(model, "input_weights_")  # left as it was
         return
     assert any("diverged" in str(w.message) for w in caught)
-    assert np.isfinite(model.loss_) and model.loss_ == min(model.loss_curve_)
+    assert np.isfinite(model.loss_)
+    assert model.loss_ == pytest.approx(min(model.loss_curve_), rel=1e-12)
     for name in E.ElmanParams._fields:
         assert np.isfinite(getattr(model, name + "_")).all()
     if stateful:
@@ -743,9 +748,9 @@ def test_an_interrupt_anywhere_in_training_raises_or_stops_consistently(
             outcomes.add("stopped")
             assert solver != "lbfgs"
             assert model.n_iter_ == len(model.loss_curve_) >= model.best_epoch_ >= 1
-            assert model.loss_ == model.loss_curve_[model.best_epoch_ - 1]
             replay = ElmanClassifier(**{**params, "max_iter": model.best_epoch_})
             replay.fit(X, y)
+            assert model.loss_ == replay.loss_
             for name in E.ElmanParams._fields:
                 assert_array_equal(
                     getattr(model, name + "_"), getattr(replay, name + "_")
@@ -757,3 +762,112 @@ def test_an_interrupt_anywhere_in_training_raises_or_stops_consistently(
     assert "raised" in outcomes
     if solver != "lbfgs":
         assert "stopped" in outcomes
+
+
+# ----------------------------------------------------------------------------------
+# What a fit reports describes the weights it keeps
+# ----------------------------------------------------------------------------------
+
+
+def training_loss(model, X, y, sample_weight=None):
+    """The full-batch training objective of a fitted model, from public outputs.
+
+    The weighted mean of the head's per-row loss plus ``0.5 * alpha * ||W||^2``
+    over the total weight, as ``loss_`` is defined; a stream is read from a zero
+    context, as ``fit`` reads it.
+    """
+    model = copy.deepcopy(model).reset_context()
+    if isinstance(model, ElmanClassifier):
+        log_proba = model.predict_log_proba(X)
+        per_row = -log_proba[np.arange(len(y)), np.searchsorted(model.classes_, y)]
+    else:
+        per_row = 0.5 * (model.predict(X) - y) ** 2
+    weights = np.ones(len(y)) if sample_weight is None else sample_weight
+    penalty = 0.5 * sum(
+        np.vdot(w, w)
+        for w in (model.input_weights_, model.context_weights_, model.output_weights_)
+    )
+    return (per_row @ weights + model.alpha * penalty) / weights.sum()
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("stateful", [False, True])
+@pytest.mark.parametrize("batch_size", ["auto", 16])
+def test_reported_loss_is_the_training_loss_of_the_kept_weights(
+    Estimator, stateful, batch_size
+):
+    X, y_class, y_value = sequences(n=60)
+    if stateful:
+        X = X[:, :3]  # chunks of one stream, every step real
+    y = targets_for(Estimator, y_class, y_value)
+    # Steps large enough for the loss to jump back up right after its best epoch:
+    # with one mini-batch an epoch (batch_size='auto' on 60 rows) the weights
+    # after the epoch's update are then much worse than those its loss was
+    # computed on.
+    step = 1.0 if Estimator is ElmanClassifier else 0.5
+    weights = np.random.RandomState(1).uniform(0.5, 2.0, size=len(y))
+    model = Estimator(
+        solver="sgd",
+        learning_rate_init=step,
+        max_iter=30,
+        n_iter_no_change=30,
+        batch_size=batch_size,
+        stateful=stateful,
+        alpha=0.01,
+        random_state=0,
+    ).fit(X, y, sample_weight=weights)
+    assert model.best_epoch_ < model.n_iter_
+    exact = training_loss(model, X, y, weights)
+    assert_allclose(model.loss_, exact, rtol=1e-10)
+    assert_allclose(model.best_loss_, exact, rtol=1e-10)
+    if batch_size == "auto":
+        # One mini-batch an epoch: an epoch's loss is that of the weights it
+        # started from, and those are the weights kept.
+        assert_allclose(model.loss_curve_[model.best_epoch_ - 1], exact, rtol=1e-10)
+        assert_allclose(min(model.loss_curve_), exact, rtol=1e-10)
+
+
+def test_verbose_names_the_loss_of_the_kept_weights(capsys):
+    X, y, _ = sequences(n=60)
+    model = ElmanClassifier(
+        solver="sgd",
+        learning_rate_init=1.0,
+        max_iter=20,
+        verbose=True,
+        random_state=0,
+    ).fit(X, y)
+    last = capsys.readouterr().out.splitlines()[-1]
+    match = re.fullmatch(
+        r"Kept the weights of epoch (\d+) of (\d+) \(training loss (\d+\.\d+)\)\.",
+        last,
+    )
+    assert match, last
+    assert (int(match[1]), int(match[2])) == (model.best_epoch_, model.n_iter_)
+    assert_allclose(float(match[3]), training_loss(model, X, y), atol=1e-8)
+
+
+def test_early_stopping_breaks_a_tie_in_score_by_the_validation_loss():
+    X, y_class, _ = sequences(n=200, seed=3)
+    model = ElmanClassifier(
+        early_stopping=True,
+        validation_fraction=0.1,
+        learning_rate_init=3e-4,
+        max_iter=40,
+        n_iter_no_change=40,
+        random_state=0,
+    ).fit(X, y_class)
+    scores = np.array(model.validation_scores_)
+    losses = np.array(model.validation_loss_curve_)
+    best = scores == scores.max()
+    assert best.sum() > 1, "the test needs a tie in the best validation score"
+    kept = model.best_epoch_ - 1
+    assert scores[kept] == scores.max() == model.best_validation_score_
+    assert losses[kept] == losses[best].min()
+    # The reported training loss is that of the kept weights, on the rows that
+    # were not held out (scikit-learn's stratified split of the row indices).
+    from sklearn.model_selection import train_test_split
+
+    train, _ = train_test_split(
+        np.arange(200), test_size=20, random_state=0, stratify=y_class
+    )
+    assert_allclose(model.loss_, training_loss(model, X[train], y_class[train]))
