@@ -93,6 +93,29 @@ def build(spec, dtype=np.float64):
     return params, X, mask, Y, weight, context, lengths
 
 
+def fixed_problem(**changes):
+    """A problem of fixed small shapes, padded, weighted and read from a context."""
+    spec = {
+        "n_seq": 3,
+        "n_steps": 5,
+        "n_features": 2,
+        "n_hidden": 3,
+        "n_classes": 3,
+        "head": "softmax",
+        "readout": "last",
+        "segmented": False,
+        "activation": "tanh",
+        "per_step": False,
+        "padded": True,
+        "with_context": True,
+        "weighted": True,
+        "alpha": 0.1,
+        "bptt_steps": None,
+        "seed": 0,
+    }
+    return {**spec, **changes}
+
+
 def segment_starts(spec, lengths, n_steps=None):
     """Per-step problems with ``segmented``: random segment starts (stream rows).
 
@@ -249,22 +272,7 @@ def test_untruncated_gradient_matches_loss_and_gradient_itself(spec):
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("per_step", [False, True])
 def test_truncation_beyond_length_equals_full_history(head, activation, per_step, seed):
-    spec = {
-        "head": head,
-        "n_seq": 3,
-        "n_steps": 5,
-        "n_features": 2,
-        "n_hidden": 3,
-        "n_classes": 3,
-        "activation": activation,
-        "per_step": per_step,
-        "padded": True,
-        "with_context": True,
-        "weighted": True,
-        "alpha": 0.1,
-        "bptt_steps": None,
-        "seed": seed,
-    }
+    spec = fixed_problem(head=head, activation=activation, per_step=per_step, seed=seed)
     params, X, mask, Y, weight, context, _ = build(spec)
     _, full, _ = analytic(spec, params, X, mask, Y, weight, context)
     for k in (5, 6, 100):
@@ -477,24 +485,13 @@ def test_last_only_fast_path_equals_the_general_backward(
     kind, per_step, bptt_steps, seed, monkeypatch
 ):
     """The shortcut of a last-state readout changes no gradient."""
-    spec = {
-        "n_seq": 4,
-        "n_steps": 6,
-        "n_features": 2,
-        "n_hidden": 3,
-        "n_classes": 3,
-        "head": "softmax",
-        "readout": kind,
-        "segmented": True,
-        "activation": "tanh",
-        "per_step": per_step,
-        "padded": True,
-        "with_context": True,
-        "weighted": True,
-        "alpha": 0.1,
-        "bptt_steps": bptt_steps,
-        "seed": seed,
-    }
+    spec = fixed_problem(
+        readout=kind,
+        segmented=True,
+        per_step=per_step,
+        bptt_steps=bptt_steps,
+        seed=seed,
+    )
     params, X, mask, Y, weight, context, _ = build(spec)
     fast_loss, fast, _ = analytic(spec, params, X, mask, Y, weight, context)
     general = E.READOUTS[kind]._replace(last_only=False)
