@@ -638,7 +638,7 @@ class BaseElman(BaseEstimator):
         )
         n_features, n_hidden = params.input_weights.shape
         n_outputs = self._n_outputs()
-        expected = _elman.param_shapes(n_features, n_hidden, n_outputs)
+        expected = _elman.param_shapes(n_features, n_hidden, n_outputs, self.readout)
         for name, array, shape in zip(PARAM_NAMES, params, expected):
             if array.shape != shape:
                 raise ValueError(
@@ -832,6 +832,7 @@ class BaseElman(BaseEstimator):
                 check_random_state(self.random_state),
                 dtype,
                 self.activation,
+                self.readout,
             )
             self._initialize_training_state()
         X3 = X3.astype(dtype, copy=False)

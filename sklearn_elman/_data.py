@@ -361,7 +361,7 @@ class StreamRows(_Rows):
         self.loss_weights = self.row_weights
         self.step_weights = np.zeros((1, n_steps), dtype=targets.dtype)
         self.step_weights[0, self.row_ends] = self.row_weights
-        # Pooled readouts ('mean', 'max') restart at the first step of each row.
+        # Pooled readouts restart at the first step of each row.
         self.step_starts = row_starts(self.row_ends, n_steps)[None]
 
     def distinct(self):
@@ -498,7 +498,7 @@ class StreamRows(_Rows):
     ):
         """Outputs at the end of each row, continuing the stream from ``context``.
 
-        A pooled readout ('mean', 'max') reads the steps of its own row.
+        The readout reads the steps of its own row (the last state reads one).
         ``saturate`` computes so that no output is NaN (see
         :func:`~sklearn_elman._elman.run_hidden`).
 
@@ -510,21 +510,19 @@ class StreamRows(_Rows):
             The state after the last row.
         """
         steps, row_ends = compact_stream(X3, mask)
-        hidden_at_ends = np.empty((len(row_ends), len(context)), dtype=X3.dtype)
-        # Row starts matter to pooled readouts only ('last' reads no segment).
-        starts = None if kind == "last" else row_starts(row_ends, len(steps))[None]
+        n_readout = params.output_weights.shape[0]
+        readout_at_ends = np.empty((len(row_ends), n_readout), dtype=X3.dtype)
+        starts = row_starts(row_ends, len(steps))[None]
 
         def keep_row_ends(rows, start, trace):
-            chunk_starts = None
-            if starts is not None:
-                chunk_starts = starts[:, start : start + trace.hidden.shape[0] - 1]
-            states = _elman.readout(trace, True, kind, chunk_starts)
-            hidden_at_ends[rows] = states[row_ends[rows] - start, 0]
+            chunk_starts = starts[:, start : start + trace.hidden.shape[0] - 1]
+            readouts = _elman.readout(trace, True, kind, chunk_starts)
+            readout_at_ends[rows] = readouts[row_ends[rows] - start, 0]
 
         context = cls._run(
             params, steps, row_ends, context, activation, keep_row_ends, saturate
         )
-        logits = _elman.output_layer(params, hidden_at_ends, saturate)
+        logits = _elman.output_layer(params, readout_at_ends, saturate)
         return _elman.HEADS[head].output(logits), context
 
     @classmethod

@@ -19,10 +19,12 @@ shape (n_sequences, n_steps) that is True on the real steps of each sequence; th
 real steps form a prefix (padding only at the end). Padded steps keep the hidden
 state unchanged and take no part in the loss or in any gradient.
 
-The readout (:func:`readout`) is what the output layer reads. Two output modes:
+The readout (:func:`readout`) is what the output layer reads of the states: an
+entry of :data:`READOUTS` (the last state, the mean, the max), whose pooling and
+backward pass training, prediction and forecasting all call. Two output modes:
 
-- per sequence (``per_step=False``): one output per sequence, read from the hidden
-  state of its last real step (stateless estimators);
+- per sequence (``per_step=False``): one output per sequence, read from the states
+  of its real steps (stateless estimators);
 - per step (``per_step=True``): one output per real step; ``sample_weight`` of shape
   (n_sequences, n_steps) selects and weighs the steps that carry a target (the
   stateful stream, in which only the last step of each row has a label).
@@ -63,8 +65,9 @@ class ElmanParams(NamedTuple):
         units.
     hidden_bias : ndarray of shape (n_hidden,)
         Bias of the hidden units.
-    output_weights : ndarray of shape (n_hidden, n_outputs)
-        Weights from the hidden units to the output units.
+    output_weights : ndarray of shape (n_readout, n_outputs)
+        Weights from the readout of the hidden states to the output units
+        (``n_readout`` is ``n_hidden`` for every readout of :data:`READOUTS`).
     output_bias : ndarray of shape (n_outputs,)
         Bias of the output units.
     """
@@ -122,7 +125,9 @@ class Trace(NamedTuple):
 # --------------------------------------------------------------------------------
 
 
-def param_shapes(n_features: int, n_hidden: int, n_outputs: int) -> ElmanParams:
+def param_shapes(
+    n_features: int, n_hidden: int, n_outputs: int, kind: str = "last"
+) -> ElmanParams:
     """Shapes of the five parameter arrays.
 
     Parameters
@@ -133,6 +138,9 @@ def param_shapes(n_features: int, n_hidden: int, n_outputs: int) -> ElmanParams:
         Number of hidden (and context) units.
     n_outputs : int
         Number of output units.
+    kind : str, default='last'
+        Readout (a key of :data:`READOUTS`), whose width is the number of inputs
+        of the output layer.
 
     Returns
     -------
@@ -143,7 +151,7 @@ def param_shapes(n_features: int, n_hidden: int, n_outputs: int) -> ElmanParams:
         input_weights=(n_features, n_hidden),
         context_weights=(n_hidden, n_hidden),
         hidden_bias=(n_hidden,),
-        output_weights=(n_hidden, n_outputs),
+        output_weights=(READOUTS[kind].width(n_hidden), n_outputs),
         output_bias=(n_outputs,),
     )
 
@@ -243,6 +251,7 @@ def init_params(
     rng: np.random.Generator,
     dtype=np.float64,
     activation: str = "tanh",
+    kind: str = "last",
 ) -> ElmanParams:
     """Draw initial parameters.
 
@@ -261,6 +270,9 @@ def init_params(
         Floating dtype of the arrays.
     activation : str, default='tanh'
         Hidden activation, which sets the gain of the hidden layer's weights.
+    kind : str, default='last'
+        Readout (a key of :data:`READOUTS`), which sets the number of inputs of
+        the output layer.
 
     Returns
     -------
@@ -278,8 +290,8 @@ def init_params(
     q, r = np.linalg.qr(gaussian)
     # Fixing the signs by diag(r) makes q uniformly (Haar) distributed.
     context_weights = gain * q * np.where(np.diag(r) < 0, -1.0, 1.0)
-    output_weights = glorot(n_hidden, n_outputs)
-    shapes = param_shapes(n_features, n_hidden, n_outputs)
+    shapes = param_shapes(n_features, n_hidden, n_outputs, kind)
+    output_weights = glorot(*shapes.output_weights)
     theta = np.zeros(n_params(shapes), dtype=dtype)
     params = unpack(theta, shapes)
     params.input_weights[...] = input_weights
@@ -511,6 +523,305 @@ HEADS: dict[str, OutputHead] = {
 
 
 # --------------------------------------------------------------------------------
+# Readouts: what the output layer reads of the hidden states
+# --------------------------------------------------------------------------------
+
+
+def _real_steps(n_steps, lengths):
+    """Time-major (n_steps, n_sequences) mask of the real steps."""
+    return np.arange(n_steps)[:, None] < lengths[None, :]
+
+
+def _segment_starts(n_steps, n_seq, starts):
+    """Time-major (n_steps, n_sequences) mask of the steps that begin a segment."""
+    begins = np.zeros((n_steps, n_seq), dtype=bool)
+    if starts is not None:
+        begins |= starts.T
+    begins[:1] = True
+    return begins
+
+
+def _same_width(n_hidden):
+    return n_hidden
+
+
+def _read_at_backward(dR, cache):
+    """Scatter the gradient of a readout to the step each unit was read at."""
+    at, n_steps = cache
+    dH = np.zeros((n_steps,) + dR.shape, dtype=dR.dtype)
+    np.put_along_axis(dH, at[None], dR[None], axis=0)
+    return dH
+
+
+def _last_pool(H, lengths):
+    # Padded steps carry the state forward, so the final slice holds every
+    # sequence's last real state (a view, not a copy).
+    at = np.broadcast_to((lengths - 1)[:, None], H.shape[1:])
+    return H[-1], (at, H.shape[0])
+
+
+def _last_pool_steps(H, lengths, starts):
+    return H, None
+
+
+def _last_steps_backward(dR, cache):
+    return dR
+
+
+def _last_resume(R, n):
+    return None
+
+
+def _last_update(running, h, restart):
+    return h, None
+
+
+def _mean_pool(H, lengths):
+    real = _real_steps(H.shape[0], lengths).astype(H.dtype)
+    counts = lengths[:, None].astype(H.dtype)
+    return np.einsum("tsh,ts->sh", H, real) / counts, (counts, H.shape[0])
+
+
+def _mean_backward(dR, cache):
+    counts, n_steps = cache
+    # Padded steps take a share too: the backward pass gives them no gradient.
+    return np.broadcast_to(dR / counts, (n_steps,) + dR.shape).copy()
+
+
+def _mean_pool_steps(H, lengths, starts):
+    n_steps, n_seq, n_hidden = H.shape
+    real = _real_steps(n_steps, lengths).astype(H.dtype)
+    begins = _segment_starts(n_steps, n_seq, starts)
+    R = np.empty_like(H)
+    total = np.zeros((n_seq, n_hidden), dtype=H.dtype)
+    count = np.zeros((n_seq, 1), dtype=H.dtype)
+    counts = np.empty((n_steps, n_seq, 1), dtype=H.dtype)
+    for t in range(n_steps):
+        total[begins[t]] = 0
+        count[begins[t]] = 0
+        total += H[t] * real[t, :, None]
+        count += real[t, :, None]
+        np.divide(total, count, out=R[t])
+        counts[t] = count
+    return R, (counts, begins)
+
+
+def _mean_steps_backward(dR, cache):
+    counts, begins = cache
+    n_steps, n_seq, n_hidden = dR.shape
+    dH = np.zeros_like(dR)
+    share = dR / counts
+    carried = np.zeros((n_seq, n_hidden), dtype=dR.dtype)
+    # Each state takes a share of every later readout of its segment. Padded
+    # steps may take some too: the backward pass gives them no gradient.
+    for t in range(n_steps - 1, -1, -1):
+        carried += share[t]
+        dH[t] = carried
+        carried[begins[t]] = 0
+    return dH
+
+
+def _mean_resume(R, n):
+    # The running total, rather than the mean, is carried: adding to it rounds
+    # once per step instead of compounding the rounding of every division.
+    count = n[:, None].astype(R.dtype)
+    return R * count, count
+
+
+def _mean_update(running, h, restart):
+    total, count = running
+    fresh = restart[:, None]
+    total = np.where(fresh, 0, total) + h
+    count = np.where(fresh, 0, count) + 1
+    return total / count, (total, count)
+
+
+def _max_pool(H, lengths):
+    real = _real_steps(H.shape[0], lengths)
+    masked = np.where(real[:, :, None], H, -np.inf)
+    at = np.argmax(masked, axis=0)  # ties: the earliest step
+    return np.take_along_axis(masked, at[None], axis=0)[0], (at, H.shape[0])
+
+
+def _max_pool_steps(H, lengths, starts):
+    n_steps, n_seq, n_hidden = H.shape
+    real = _real_steps(n_steps, lengths)
+    begins = _segment_starts(n_steps, n_seq, starts)
+    R = np.empty_like(H)
+    best = np.full((n_seq, n_hidden), -np.inf, dtype=H.dtype)
+    at = np.zeros((n_seq, n_hidden), dtype=np.intp)
+    argmax = np.empty((n_steps, n_seq, n_hidden), dtype=np.intp)
+    for t in range(n_steps):
+        best[begins[t]] = -np.inf
+        # Ties keep the earliest step, padded steps never win.
+        take = (H[t] > best) & real[t, :, None]
+        np.copyto(best, H[t], where=take)
+        np.copyto(at, t, where=take)
+        R[t] = best
+        argmax[t] = at
+    return R, argmax
+
+
+def _max_steps_backward(dR, argmax):
+    n_steps, n_seq, n_hidden = dR.shape
+    dH = np.zeros_like(dR)
+    rows = np.arange(n_seq)[:, None]
+    units = np.arange(n_hidden)[None, :]
+    for t in range(n_steps):
+        if dR[t].any():
+            # Each (sequence, unit) pair appears once per step: no index repeats
+            # within one assignment, so a plain fancy-indexed add accumulates.
+            dH[argmax[t], rows, units] += dR[t]
+    return dH
+
+
+def _max_resume(R, n):
+    return R
+
+
+def _max_update(best, h, restart):
+    best = np.where(restart[:, None], h, np.maximum(best, h))
+    return best, best
+
+
+class Readout(NamedTuple):
+    """How the output layer reads the hidden states of a sequence or a segment.
+
+    Every function is pure. ``H`` denotes the time-major states after each step,
+    of shape (n_steps, n_sequences, n_hidden) (``Trace.hidden[1:]``, the initial
+    context excluded), with padded steps repeating the last real state;
+    ``lengths`` of shape (n_sequences,) counts the real steps of each sequence,
+    and ``n_readout = width(n_hidden)``.
+
+    Attributes
+    ----------
+    pool : callable
+        ``pool(H, lengths) -> (R, cache)``: one readout per sequence over its
+        real steps, ``R`` of shape (n_sequences, n_readout); ``cache`` is what
+        ``backward`` needs.
+    backward : callable
+        ``backward(dR, cache) -> dH``: the gradient of shape (n_steps,
+        n_sequences, n_hidden) reaching every state from the gradient ``dR`` of
+        shape (n_sequences, n_readout) of the readouts of ``pool``.
+    pool_steps : callable
+        ``pool_steps(H, lengths, starts) -> (R, cache)``: a running readout at
+        every step, ``R`` of shape (n_steps, n_sequences, n_readout), over the
+        real steps of the segment so far; a segment begins at step 0 and at every
+        True of ``starts`` (n_sequences, n_steps) or None. At padded steps ``R``
+        repeats the readout of the last real step.
+    steps_backward : callable
+        ``steps_backward(dR, cache) -> dH``: the gradient of shape (n_steps,
+        n_sequences, n_hidden) reaching every state from the gradient ``dR`` of
+        shape (n_steps, n_sequences, n_readout) of the readouts of
+        ``pool_steps`` (zero where a step has no output).
+    width : callable
+        ``width(n_hidden) -> n_readout``: the number of inputs of the output
+        layer.
+    resume : callable
+        ``resume(R, n) -> running``: the state of the incremental update that
+        continues readouts ``R`` (n_sequences, n_readout) taken over ``n``
+        (n_sequences,) real steps.
+    update : callable
+        ``update(running, h, restart) -> (R, running)``: take in one new state
+        ``h`` (n_sequences, n_hidden) per sequence, in O(1), and return the new
+        readouts ``R`` (n_sequences, n_readout) and state; where ``restart``
+        (bool, (n_sequences,)) is True, ``h`` begins a new segment, as a True of
+        ``starts`` does in ``pool_steps``.
+    last_only : bool
+        Whether the readout is the last state itself, so that training may send
+        its gradient straight to that state: one gradient stream per sequence
+        through time rather than one per step, much cheaper under truncation.
+    """
+
+    pool: Callable[..., tuple]
+    backward: Callable[..., np.ndarray]
+    pool_steps: Callable[..., tuple]
+    steps_backward: Callable[..., np.ndarray]
+    width: Callable[[int], int]
+    resume: Callable[..., object]
+    update: Callable[..., tuple]
+    last_only: bool = False
+
+
+#: Readouts by name: the state after the last real step ('last', Elman's), or the
+#: mean or the element-wise max of the states over the real steps ('mean',
+#: 'max'; padding excluded, the initial context is not a step).
+READOUTS: dict[str, Readout] = {
+    "last": Readout(
+        _last_pool,
+        _read_at_backward,
+        _last_pool_steps,
+        _last_steps_backward,
+        _same_width,
+        _last_resume,
+        _last_update,
+        last_only=True,
+    ),
+    "mean": Readout(
+        _mean_pool,
+        _mean_backward,
+        _mean_pool_steps,
+        _mean_steps_backward,
+        _same_width,
+        _mean_resume,
+        _mean_update,
+    ),
+    "max": Readout(
+        _max_pool,
+        _read_at_backward,
+        _max_pool_steps,
+        _max_steps_backward,
+        _same_width,
+        _max_resume,
+        _max_update,
+    ),
+}
+
+
+def _pool_trace(trace, per_step, kind, starts):
+    """The readouts of a trace and the cache of their backward pass."""
+    entry = READOUTS[kind]
+    if per_step:
+        return entry.pool_steps(trace.hidden[1:], trace.lengths, starts)
+    return entry.pool(trace.hidden[1:], trace.lengths)
+
+
+def readout(
+    trace: Trace,
+    per_step: bool = False,
+    kind: str = "last",
+    starts: np.ndarray | None = None,
+) -> np.ndarray:
+    """The readouts the output layer reads.
+
+    Parameters
+    ----------
+    trace : Trace
+        Result of :func:`run_hidden`.
+    per_step : bool, default=False
+        If False, one readout per sequence, over all its real steps; if True,
+        one readout at every step, over the real steps of its segment so far.
+    kind : str, default='last'
+        A key of :data:`READOUTS`: 'last' reads the state after the last real
+        step; 'mean' and 'max' the mean and the element-wise max of the states
+        over the real steps (padding excluded; the initial context is not a step).
+    starts : ndarray of bool of shape (n_sequences, n_steps), default=None
+        Per-step readouts only: True at the steps that begin a new segment, over
+        which a pooled readout restarts (the rows of a stream). Step 0 always
+        begins one; None means one segment per sequence.
+
+    Returns
+    -------
+    R : ndarray of shape (n_sequences, n_readout) or \
+            (n_steps, n_sequences, n_readout)
+        Readouts, time-major in per-step mode, where padded steps repeat the
+        readout of the last real step; ``n_readout`` is the entry's ``width``
+        of n_hidden. For 'last', views into ``trace``.
+    """
+    return _pool_trace(trace, per_step, kind, starts)[0]
+
+
+# --------------------------------------------------------------------------------
 # Forward pass
 # --------------------------------------------------------------------------------
 
@@ -637,156 +948,6 @@ def run_hidden(
     return Trace(steps=U, n_hidden=n_hidden, lengths=lengths)
 
 
-#: How the output layer reads the hidden states of a sequence (or of a segment of
-#: a stream): the state after the last real step (Elman's), or the mean or the
-#: element-wise max over the real steps.
-READOUTS = ("last", "mean", "max")
-
-
-def readout(
-    trace: Trace,
-    per_step: bool = False,
-    kind: str = "last",
-    starts: np.ndarray | None = None,
-) -> np.ndarray:
-    """The hidden states the output layer reads.
-
-    Parameters
-    ----------
-    trace : Trace
-        Result of :func:`run_hidden`.
-    per_step : bool, default=False
-        If False, one readout per sequence, over all its real steps; if True,
-        one readout at every step, over the real steps of its segment so far.
-    kind : {'last', 'mean', 'max'}, default='last'
-        'last' reads the state after the last real step; 'mean' and 'max' the
-        mean and the element-wise max of the states over the real steps (padding
-        excluded; the initial context is not a step).
-    starts : ndarray of bool of shape (n_sequences, n_steps), default=None
-        Per-step readouts only: True at the steps that begin a new segment, over
-        which 'mean' and 'max' restart (the rows of a stream). Step 0 always
-        begins one; None means one segment per sequence.
-
-    Returns
-    -------
-    R : ndarray of shape (n_sequences, n_hidden) or (n_steps, n_sequences, n_hidden)
-        Readout states, time-major in per-step mode, where padded steps repeat
-        the readout of the last real step. For 'last', views into ``trace``.
-    """
-    if kind == "last":
-        return trace.hidden[1:] if per_step else trace.last_hidden()
-    if per_step:
-        return _pool(trace, kind, starts)[0]
-    return _pool_sequences(trace, kind)[0]
-
-
-def _pool_sequences(trace, kind):
-    """Mean or max of each sequence's states over its real steps.
-
-    Returns the readout (n_sequences, n_hidden) and what the backward pass
-    needs: the lengths (n_sequences, 1) for 'mean', the step of each maximum
-    (n_sequences, n_hidden) for 'max'.
-    """
-    H = trace.hidden[1:]
-    real = np.arange(H.shape[0])[:, None] < trace.lengths[None, :]
-    if kind == "mean":
-        lengths = trace.lengths[:, None].astype(H.dtype)
-        return np.einsum("tsh,ts->sh", H, real.astype(H.dtype)) / lengths, lengths
-    masked = np.where(real[:, :, None], H, -np.inf)
-    argmax = np.argmax(masked, axis=0)  # ties: the earliest step
-    return np.take_along_axis(masked, argmax[None], axis=0)[0], argmax
-
-
-def _unpool_sequences(dR, kind, aux, trace):
-    """Gradient reaching every state (n_steps, n_sequences, n_hidden) from the
-    gradient ``dR`` (n_sequences, n_hidden) of per-sequence readouts."""
-    n_steps = trace.hidden.shape[0] - 1
-    if kind == "mean":
-        # Padded steps take a share too: the backward pass gives them no gradient.
-        return np.broadcast_to(dR / aux, (n_steps,) + dR.shape).copy()
-    dH = np.zeros((n_steps,) + dR.shape, dtype=dR.dtype)
-    np.put_along_axis(dH, aux[None], dR[None], axis=0)
-    return dH
-
-
-def _segment_starts(trace, starts):
-    """Time-major (n_steps, n_sequences) mask of the steps that begin a segment."""
-    n_steps, n_seq = trace.hidden.shape[0] - 1, trace.hidden.shape[1]
-    begins = np.zeros((n_steps, n_seq), dtype=bool)
-    if starts is not None:
-        begins |= starts.T
-    begins[:1] = True
-    return begins
-
-
-def _pool(trace, kind, starts):
-    """Running mean or max of the states over each segment's real steps.
-
-    Returns the readout at every step, time-major (n_steps, n_sequences,
-    n_hidden), and what the backward pass needs: the number of real steps
-    averaged (n_steps, n_sequences, 1) for 'mean', the step each maximum was
-    taken at (n_steps, n_sequences, n_hidden) for 'max'.
-    """
-    H = trace.hidden[1:]
-    n_steps, n_seq, n_hidden = H.shape
-    real = (np.arange(n_steps)[:, None] < trace.lengths[None, :]).astype(H.dtype)
-    begins = _segment_starts(trace, starts)
-    R = np.empty_like(H)
-    if kind == "mean":
-        total = np.zeros((n_seq, n_hidden), dtype=H.dtype)
-        count = np.zeros((n_seq, 1), dtype=H.dtype)
-        counts = np.empty((n_steps, n_seq, 1), dtype=H.dtype)
-        for t in range(n_steps):
-            total[begins[t]] = 0
-            count[begins[t]] = 0
-            total += H[t] * real[t, :, None]
-            count += real[t, :, None]
-            np.divide(total, count, out=R[t])
-            counts[t] = count
-        return R, counts
-    best = np.full((n_seq, n_hidden), -np.inf, dtype=H.dtype)
-    at = np.zeros((n_seq, n_hidden), dtype=np.intp)
-    argmax = np.empty((n_steps, n_seq, n_hidden), dtype=np.intp)
-    for t in range(n_steps):
-        best[begins[t]] = -np.inf
-        # Ties keep the earliest step, padded steps never win.
-        take = (H[t] > best) & (real[t, :, None] > 0)
-        np.copyto(best, H[t], where=take)
-        np.copyto(at, t, where=take)
-        R[t] = best
-        argmax[t] = at
-    return R, argmax
-
-
-def _unpool(dR, kind, aux, trace, starts):
-    """Gradient reaching every state from the gradient of per-step readouts.
-
-    ``dR`` (n_steps, n_sequences, n_hidden) holds the gradient of each step's
-    readout (zero where a step has no output); the result has the same shape.
-    """
-    n_steps, n_seq, n_hidden = dR.shape
-    dH = np.zeros_like(dR)
-    if kind == "mean":
-        begins = _segment_starts(trace, starts)
-        share = dR / aux
-        carried = np.zeros((n_seq, n_hidden), dtype=dR.dtype)
-        # Each state takes a share of every later readout of its segment. Padded
-        # steps may take some too: the backward pass gives them no gradient.
-        for t in range(n_steps - 1, -1, -1):
-            carried += share[t]
-            dH[t] = carried
-            carried[begins[t]] = 0
-        return dH
-    rows = np.arange(n_seq)[:, None]
-    units = np.arange(n_hidden)[None, :]
-    for t in range(n_steps):
-        if dR[t].any():
-            # Each (sequence, unit) pair appears once per step: no index repeats
-            # within one assignment, so a plain fancy-indexed add accumulates.
-            dH[aux[t], rows, units] += dR[t]
-    return dH
-
-
 def output_layer(
     params: ElmanParams, H: np.ndarray, saturate: bool = False
 ) -> np.ndarray:
@@ -796,8 +957,8 @@ def output_layer(
     ----------
     params : ElmanParams
         Network parameters.
-    H : ndarray of shape (..., n_hidden)
-        States from :func:`readout`.
+    H : ndarray of shape (..., n_readout)
+        Readouts from :func:`readout`.
     saturate : bool, default=False
         Compute with :func:`saturating_matmul`: logits beyond the floating-point
         range are +-inf, never NaN.
@@ -846,8 +1007,8 @@ def forward(
         One output per sequence (False) or per step (True).
     head : {'softmax', 'identity'}, default='softmax'
         Output head (see :data:`HEADS`).
-    kind : {'last', 'mean', 'max'}, default='last'
-        Readout (see :func:`readout`).
+    kind : str, default='last'
+        Readout, a key of :data:`READOUTS` (see :func:`readout`).
     starts : ndarray of bool of shape (n_sequences, n_steps), default=None
         Segment starts of per-step readouts (see :func:`readout`).
     saturate : bool, default=False
@@ -965,10 +1126,11 @@ def loss_and_gradient(
         Flat buffer for the gradient (layout of :func:`pack`).
     head : {'softmax', 'identity'}, default='softmax'
         Output head and its loss (see :data:`HEADS`).
-    kind : {'last', 'mean', 'max'}, default='last'
-        Readout (see :func:`readout`). For 'mean' and 'max', every state the
-        readout takes in counts as an output at its own step for ``bptt_steps``:
-        its gradient flows back through at most that many steps ending there.
+    kind : str, default='last'
+        Readout, a key of :data:`READOUTS` (see :func:`readout`). For a pooled
+        readout ('mean', 'max'), every state it takes in counts as an output at
+        its own step for ``bptt_steps``: its gradient flows back through at most
+        that many steps ending there.
     starts : ndarray of bool of shape (n_sequences, n_steps), default=None
         Segment starts of per-step readouts (see :func:`readout`).
 
@@ -987,14 +1149,10 @@ def loss_and_gradient(
     n_steps, n_seq, n_hidden = H.shape[0] - 1, H.shape[1], H.shape[2]
 
     Y_flat, weight = _flatten_targets(Y, sample_weight, mask, per_step, n_steps)
-    if kind == "last":
-        H_out = readout(trace, per_step)
-    elif per_step:
-        H_out, pool_aux = _pool(trace, kind, starts)
-    else:
-        H_out, pool_aux = _pool_sequences(trace, kind)
+    entry = READOUTS[kind]
+    H_out, cache = _pool_trace(trace, per_step, kind, starts)
     if per_step:
-        H_out = H_out.reshape(n_steps * n_seq, n_hidden)
+        H_out = H_out.reshape(n_steps * n_seq, -1)
     Z = output_layer(params, H_out)
     loss_sum, dZ, weight_sum = HEADS[head].loss(Z, Y_flat, weight)
     if not weight_sum > 0:
@@ -1008,10 +1166,10 @@ def loss_and_gradient(
     grad = unpack(out, shapes_of(params))
     np.matmul(H_out.T, dZ, out=grad.output_weights)
     np.sum(dZ, axis=0, out=grad.output_bias)
-    # Gradient reaching the hidden state of each output.
+    # Gradient reaching the readout of each output.
     dH_out = dZ @ params.output_weights.T
 
-    if kind == "last":
+    if entry.last_only:
         dA = _backward_through_time(
             params, trace, dH_out, activation, per_step, bptt_steps
         )
@@ -1019,10 +1177,10 @@ def loss_and_gradient(
         # A pooled readout reaches many states: spread its gradient over them,
         # then backpropagate as if each of those states had an output of its own.
         if per_step:
-            dR = dH_out.reshape(n_steps, n_seq, n_hidden)
-            dH_steps = _unpool(dR, kind, pool_aux, trace, starts)
+            dR = dH_out.reshape(n_steps, n_seq, -1)
+            dH_steps = entry.steps_backward(dR, cache)
         else:
-            dH_steps = _unpool_sequences(dH_out, kind, pool_aux, trace)
+            dH_steps = entry.backward(dH_out, cache)
         dA = _backward_through_time(
             params,
             trace,

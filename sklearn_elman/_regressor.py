@@ -209,7 +209,7 @@ class ElmanRegressor(RegressorMixin, BaseElman):
                     "window needs the history as X: with X=None only the context "
                     "of the stream is known, not its last steps."
                 )
-            if self.readout != "last":
+            if not _elman.READOUTS[self.readout].last_only:
                 raise ValueError(
                     f"readout={self.readout!r} reads the steps of the stream's last "
                     "row, which context_ alone does not hold: pass the rows to "
@@ -340,27 +340,28 @@ def _roll_forward(
 ):
     """Recursive forecast: (n_sequences, n_steps, n_targets) predictions.
 
-    ``starts`` is None for independent histories, each pooled whole by a 'mean'
-    or 'max' readout together with its forecast steps; for a stream it marks the
-    first step of each row, and every forecast step is a row of its own.
+    ``starts`` is None for independent histories, each pooled whole by the
+    readout together with its forecast steps; for a stream it marks the first
+    step of each row, and every forecast step is a row of its own.
     """
     n_seq, _, n_features = X3.shape
     dtype = params.input_weights.dtype
     lengths = sequence_lengths(X3, mask)
     predictions = np.empty((n_seq, n_steps, n_targets), dtype=dtype)
     if window is None:
+        entry = _elman.READOUTS[kind]
         trace = _elman.run_hidden(params, X3, mask, context, activation)
         state = trace.final_context()
         if X3.shape[1] == 0:
-            pooled = state  # a stream forecast from its context alone
+            pooled = state  # a stream forecast from its context alone (last_only)
         elif starts is None:
             pooled = _elman.readout(trace, False, kind)
         else:
             pooled = _elman.readout(trace, True, kind, starts)[-1]
-            kind = "last"  # forecast steps are one-step rows of the stream
-        # Running totals let a pooled readout take in each new step in O(1).
-        count = lengths[:, None].astype(dtype)
-        total = pooled * count
+        # The entry's update takes in each new step in O(1); in a stream every
+        # forecast step is a one-step row, over which the readout restarts.
+        running = entry.resume(pooled, lengths)
+        restart = np.full(n_seq, starts is not None)
         for step in range(n_steps):
             y_next = _elman.output_layer(params, pooled)
             predictions[:, step] = y_next
@@ -372,14 +373,7 @@ def _roll_forward(
                 x_next[:, 0, n_targets:] = future[:, step]
             state = _elman.run_hidden(params, x_next, None, state, activation)
             state = state.final_context()
-            if kind == "mean":
-                total += state
-                count += 1
-                pooled = total / count
-            elif kind == "max":
-                pooled = np.maximum(pooled, state)
-            else:
-                pooled = state
+            pooled, running = entry.update(running, state, restart)
         return predictions
 
     # Windowed: history and predictions so far, each row's real steps first.

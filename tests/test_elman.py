@@ -67,7 +67,7 @@ def build(spec, dtype=np.float64):
     rng = np.random.default_rng(spec["seed"])
     n, T, f = spec["n_seq"], spec["n_steps"], spec["n_features"]
     h, K = spec["n_hidden"], spec["n_classes"]
-    params = E.init_params(f, h, K, rng, dtype)
+    params = E.init_params(f, h, K, rng, dtype, kind=spec.get("readout", "last"))
     # Non-zero biases, so that their gradients are exercised, and weights scaled
     # up so that the hidden units are not all in their linear regime.
     params.hidden_bias[...] = rng.normal(scale=0.5, size=h)
@@ -91,6 +91,29 @@ def build(spec, dtype=np.float64):
         weight = None
     context = rng.normal(size=(n, h)).astype(dtype) if spec["with_context"] else None
     return params, X, mask, Y, weight, context, lengths
+
+
+def fixed_problem(**changes):
+    """A problem of fixed small shapes, padded, weighted and read from a context."""
+    spec = {
+        "n_seq": 3,
+        "n_steps": 5,
+        "n_features": 2,
+        "n_hidden": 3,
+        "n_classes": 3,
+        "head": "softmax",
+        "readout": "last",
+        "segmented": False,
+        "activation": "tanh",
+        "per_step": False,
+        "padded": True,
+        "with_context": True,
+        "weighted": True,
+        "alpha": 0.1,
+        "bptt_steps": None,
+        "seed": 0,
+    }
+    return {**spec, **changes}
 
 
 def segment_starts(spec, lengths, n_steps=None):
@@ -149,12 +172,13 @@ def windowed_loss(spec, params, entry_params, X, lengths, Y, weight, context):
     The state after step ``s`` of sequence ``i`` is re-run over the window of the
     last ``bptt_steps`` real steps ending at ``s``, starting from the hidden state
     that ``entry_params`` (held fixed) gives before the window. The output at step
-    ``t`` reads such states: the one at ``t`` ('last'), or the mean or max of those
-    of its segment up to ``t``. Without truncation the windows are whole prefixes
-    and this is the plain loss.
+    ``t`` reads such states through the readout's per-sequence pooling over its
+    segment up to ``t`` (for 'last', the state at ``t``), so that every entry of
+    the registry is covered. Without truncation the windows are whole prefixes and
+    this is the plain loss.
     """
     k = spec["bptt_steps"]
-    kind = spec.get("readout", "last")
+    entry = E.READOUTS[spec.get("readout", "last")]
     n, T, _ = X.shape
     mask = np.arange(T)[None, :] < lengths[:, None]
     starts = segment_starts(spec, lengths)
@@ -180,11 +204,11 @@ def windowed_loss(spec, params, entry_params, X, lengths, Y, weight, context):
             first = 0
             if starts is not None:
                 first = max(s for s in range(t + 1) if s == 0 or starts[i, s])
-            if kind == "last":
+            if entry.last_only:
                 r = state(i, t)
             else:
                 states = np.array([state(i, s) for s in range(first, t + 1)])
-                r = states.mean(axis=0) if kind == "mean" else states.max(axis=0)
+                r = entry.pool(states[:, None], np.array([len(states)]))[0][0]
             Z = r @ params.output_weights + params.output_bias
             if spec["per_step"]:
                 target, w = Y[i, t], 1.0 if weight is None else weight[i, t]
@@ -248,22 +272,7 @@ def test_untruncated_gradient_matches_loss_and_gradient_itself(spec):
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("per_step", [False, True])
 def test_truncation_beyond_length_equals_full_history(head, activation, per_step, seed):
-    spec = {
-        "head": head,
-        "n_seq": 3,
-        "n_steps": 5,
-        "n_features": 2,
-        "n_hidden": 3,
-        "n_classes": 3,
-        "activation": activation,
-        "per_step": per_step,
-        "padded": True,
-        "with_context": True,
-        "weighted": True,
-        "alpha": 0.1,
-        "bptt_steps": None,
-        "seed": seed,
-    }
+    spec = fixed_problem(head=head, activation=activation, per_step=per_step, seed=seed)
     params, X, mask, Y, weight, context, _ = build(spec)
     _, full, _ = analytic(spec, params, X, mask, Y, weight, context)
     for k in (5, 6, 100):
@@ -388,6 +397,172 @@ def test_truncation_one_equals_gradient_with_context_held_constant(spec):
     one_step = {**spec, "bptt_steps": None}
     _, expected, _ = analytic(one_step, params, last_step, None, Y, weight, previous)
     assert_allclose(E.pack(grad), E.pack(expected), rtol=1e-12, atol=1e-15)
+
+
+# ----------------------------------------------------------------------------------
+# Readouts
+# ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", READOUTS)
+def test_incremental_update_agrees_with_per_step_pooling(kind, rng):
+    """Taking in one state at a time gives the running readout of every step."""
+    entry = E.READOUTS[kind]
+    n_steps, n_seq, n_hidden = 7, 4, 3
+    H = rng.normal(size=(n_steps, n_seq, n_hidden))
+    lengths = np.full(n_seq, n_steps)
+    starts = rng.random((n_seq, n_steps)) < 0.3
+    expected, _ = entry.pool_steps(H, lengths, starts)
+    starts[:, 0] = True
+    width = entry.width(n_hidden)
+    running = entry.resume(np.zeros((n_seq, width)), np.zeros(n_seq, dtype=np.intp))
+    for t in range(n_steps):
+        R, running = entry.update(running, H[t], starts[:, t])
+        assert R.shape == (n_seq, width)
+        assert_allclose(R, expected[t], rtol=1e-13, atol=1e-15)
+
+
+def carried(H, lengths):
+    """States as run_hidden leaves them: padded steps repeat the last real one."""
+    padded = np.arange(len(H))[:, None] >= lengths[None, :]
+    last = H[lengths - 1, np.arange(H.shape[1])]
+    return np.where(padded[:, :, None], last[None], H)
+
+
+@pytest.mark.parametrize("kind", READOUTS)
+def test_resumed_update_continues_the_per_sequence_pooling(kind, rng):
+    """resume + update over one more step pools the sequence extended by it."""
+    entry = E.READOUTS[kind]
+    lengths = np.array([5, 3, 5, 1])
+    history = carried(rng.normal(size=(5, 4, 3)), lengths)
+    new = rng.normal(size=(4, 3))
+    # Each row is extended by one state right after its last real step.
+    extended = np.concatenate([history, history[-1:]])
+    extended[lengths, np.arange(4)] = new
+    extended = carried(extended, lengths + 1)
+    pooled, _ = entry.pool(history, lengths)
+    R, _ = entry.update(entry.resume(pooled, lengths), new, np.zeros(4, bool))
+    expected, _ = entry.pool(extended, lengths + 1)
+    assert_allclose(R, expected, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("kind", READOUTS)
+@pytest.mark.parametrize("per_step", [False, True])
+def test_readout_backward_is_the_transpose_of_its_pooling(kind, per_step, rng):
+    """The backward pass is the derivative of ``<dR, pooling(H)>`` in ``H``.
+
+    Padding is left out here: how a padded state's gradient reaches the state it
+    repeats is the network's part, which the gradient tests above cover.
+    """
+    entry = E.READOUTS[kind]
+    n_steps, n_seq, n_hidden = 5, 3, 2
+    H = rng.normal(size=(n_steps, n_seq, n_hidden))
+    lengths = np.full(n_seq, n_steps)
+    starts = (rng.random((n_seq, n_steps)) < 0.4) if per_step else None
+
+    def pooled(H):
+        if per_step:
+            return entry.pool_steps(H, lengths, starts)
+        return entry.pool(H, lengths)
+
+    R, cache = pooled(H)
+    dR = rng.normal(size=R.shape)
+    dH = (entry.steps_backward if per_step else entry.backward)(dR, cache)
+    assert dH.shape == H.shape
+    numeric = np.empty_like(H)
+    for index in np.ndindex(*H.shape):
+        step = np.zeros_like(H)
+        step[index] = FD_STEP
+        plus, minus = pooled(H + step)[0], pooled(H - step)[0]
+        numeric[index] = np.vdot(dR, plus - minus) / (2 * FD_STEP)
+    assert_allclose(dH, numeric, rtol=FD_RTOL, atol=FD_ATOL)
+
+
+@pytest.mark.parametrize("kind", [k for k in READOUTS if E.READOUTS[k].last_only])
+@pytest.mark.parametrize("per_step", [False, True])
+@pytest.mark.parametrize("bptt_steps", [None, 1, 3])
+def test_last_only_fast_path_equals_the_general_backward(
+    kind, per_step, bptt_steps, seed, monkeypatch
+):
+    """The shortcut of a last-state readout changes no gradient."""
+    spec = fixed_problem(
+        readout=kind,
+        segmented=True,
+        per_step=per_step,
+        bptt_steps=bptt_steps,
+        seed=seed,
+    )
+    params, X, mask, Y, weight, context, _ = build(spec)
+    fast_loss, fast, _ = analytic(spec, params, X, mask, Y, weight, context)
+    general = E.READOUTS[kind]._replace(last_only=False)
+    monkeypatch.setitem(E.READOUTS, kind, general)
+    loss, grad, _ = analytic(spec, params, X, mask, Y, weight, context)
+    assert loss == fast_loss
+    assert_allclose(E.pack(grad), E.pack(fast), rtol=1e-12, atol=1e-15)
+
+
+def _concatenated(first, second):
+    """A readout of twice the width: two readouts side by side."""
+
+    def split(dR):
+        half = dR.shape[-1] // 2
+        return dR[..., :half], dR[..., half:]
+
+    def pool(H, lengths):
+        (a, ca), (b, cb) = first.pool(H, lengths), second.pool(H, lengths)
+        return np.concatenate([a, b], axis=-1), (ca, cb)
+
+    def backward(dR, cache):
+        da, db = split(dR)
+        return first.backward(da, cache[0]) + second.backward(db, cache[1])
+
+    def pool_steps(H, lengths, starts):
+        a, ca = first.pool_steps(H, lengths, starts)
+        b, cb = second.pool_steps(H, lengths, starts)
+        return np.concatenate([a, b], axis=-1), (ca, cb)
+
+    def steps_backward(dR, cache):
+        da, db = split(dR)
+        return first.steps_backward(da, cache[0]) + second.steps_backward(db, cache[1])
+
+    def update(running, h, restart):
+        a, ra = first.update(running[0], h, restart)
+        b, rb = second.update(running[1], h, restart)
+        return np.concatenate([a, b], axis=-1), (ra, rb)
+
+    def resume(R, n):
+        a, b = split(R)
+        return first.resume(a, n), second.resume(b, n)
+
+    return E.Readout(
+        pool, backward, pool_steps, steps_backward, lambda n: 2 * n, resume, update
+    )
+
+
+@given(problems())
+def test_a_wider_readout_is_one_new_entry(spec):
+    """An entry wider than the hidden layer trains through the same code."""
+    wide = _concatenated(E.READOUTS["mean"], E.READOUTS["max"])
+    spec = {**spec, "readout": "mean_max"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(E.READOUTS, "mean_max", wide)
+        params, X, mask, Y, weight, context, lengths = build(spec)
+        n_hidden = spec["n_hidden"]
+        assert params.output_weights.shape == (2 * n_hidden, spec["n_classes"])
+        shapes = E.shapes_of(params)
+        assert shapes == E.param_shapes(
+            spec["n_features"], n_hidden, spec["n_classes"], "mean_max"
+        )
+        theta = E.pack(params)
+
+        def surrogate(th):
+            return windowed_loss(
+                spec, E.unpack(th, shapes), params, X, lengths, Y, weight, context
+            )
+
+        loss, grad, _ = analytic(spec, params, X, mask, Y, weight, context)
+        assert loss == pytest.approx(surrogate(theta), rel=1e-12)
+        assert_gradients_close(grad, numeric_gradient(surrogate, theta), shapes)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
