@@ -12,7 +12,8 @@ from sklearn.utils.multiclass import (
     check_classification_targets,
 )
 
-from sklearn_elman._base import BaseElman, fill_doc, stochastic_solver
+from sklearn_elman._base import BaseElman, stochastic_solver
+from sklearn_elman._docstring import fill_doc
 from sklearn_elman._elman import log_softmax
 
 

@@ -14,7 +14,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from sklearn_elman._base import fill_doc
+from sklearn_elman._docstring import fill_doc
 from sklearn_elman._sequences import check_sequences
 
 

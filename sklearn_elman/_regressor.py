@@ -11,8 +11,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from sklearn_elman import _elman
-from sklearn_elman._base import BaseElman, fill_doc, stochastic_solver
+from sklearn_elman._base import BaseElman, stochastic_solver
 from sklearn_elman._data import row_starts
+from sklearn_elman._docstring import fill_doc
 from sklearn_elman._runtime import computation_settings
 from sklearn_elman._sequences import compact_stream, sequence_lengths, to_3d
 

@@ -83,7 +83,7 @@ def test_every_parameter_is_documented(Estimator):
 @pytest.mark.parametrize("indent", ["", "    ", "        "])
 def test_placeholders_are_filled_at_any_indentation(indent):
     """Python 3.13 strips the common indentation of docstrings at compile time."""
-    from sklearn_elman._base import fill_doc
+    from sklearn_elman._docstring import fill_doc
 
     def method():
         pass
@@ -97,3 +97,34 @@ def test_placeholders_are_filled_at_any_indentation(indent):
     assert f"\n{indent}X : array-like of shape" in doc
     assert f"\n{indent}sample_weight : array-like" in doc
     assert f"\n{indent}    Weight of each row's loss" in doc
+
+
+def test_the_package_imports_without_docstrings():
+    """``python -OO`` strips docstrings; scikit-learn imports fine that way."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sklearn_elman\n"
+        "from sklearn_elman import ElmanClassifier\n"
+        "assert ElmanClassifier.__doc__ is None\n"
+        "print(ElmanClassifier(max_iter=2).fit([[0., 1.], [1., 0.]], [0, 1]).n_iter_)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-OO", "-c", code], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2"
+
+
+def test_the_scaler_does_not_import_the_network_base():
+    import ast
+    from pathlib import Path
+
+    import sklearn_elman._preprocessing as module
+
+    tree = ast.parse(Path(module.__file__).read_text())
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+    }
+    assert "sklearn_elman._base" not in imported
