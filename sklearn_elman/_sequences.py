@@ -366,7 +366,8 @@ def pad_sequences(sequences, dtype=np.float64):
         The sequences, each a 1D array (one feature per step) or a 2D array of
         steps; all must have the same number of features.
     dtype : dtype, default=np.float64
-        Floating dtype of the result.
+        Floating dtype of the result; a dtype without NaN (int, bool, object)
+        is an error, since NaN marks the padding.
 
     Returns
     -------
@@ -381,6 +382,13 @@ def pad_sequences(sequences, dtype=np.float64):
     array([[ 1.,  2.,  3.],
            [ 4.,  5., nan]])
     """
+    if not np.issubdtype(np.dtype(dtype), np.floating):
+        # NaN marks the padding: a dtype without NaN would turn it into numbers
+        # that fit then reads as real steps.
+        raise ValueError(
+            f"dtype={np.dtype(dtype)} cannot hold the NaN that marks padding; "
+            "pass a floating dtype such as np.float64 or np.float32."
+        )
     arrays = [np.asarray(seq, dtype=dtype) for seq in sequences]
     if not arrays:
         raise ValueError("pad_sequences needs at least one sequence.")

@@ -8,7 +8,7 @@ import pytest
 from numpy.testing import assert_array_equal
 from sklearn.utils.validation import validate_data
 
-from sklearn_elman import ElmanClassifier
+from sklearn_elman import ElmanClassifier, pad_sequences
 from sklearn_elman._sequences import (
     _validated_already,
     compact_stream,
@@ -162,3 +162,9 @@ def test_shortcut_is_not_taken_where_validate_data_has_work_to_do():
     assert not _validated_already(estimator, X, reset=True)
     estimator.feature_names_in_ = np.array([f"x{i}" for i in range(6)], dtype=object)
     assert not _validated_already(estimator, X, reset=False)  # the names warning
+
+
+@pytest.mark.parametrize("dtype", [int, np.int32, bool, object, np.complex128])
+def test_pad_sequences_refuses_a_dtype_that_cannot_hold_nan(dtype):
+    with pytest.raises(ValueError, match=r"cannot hold the NaN that marks padding"):
+        pad_sequences([[1, 2, 3], [4, 5]], dtype=dtype)
