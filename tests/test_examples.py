@@ -64,15 +64,34 @@ def test_example_runs_and_saves_a_png(name, tmp_path):
         assert png.stat().st_size > len(PNG_SIGNATURE), f"{png.name} is empty"
 
 
-def test_benchmark_help_is_plain_text():
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("bench_training.py", ["--per-call-only"]),
+        # The new options, and what --quick means.
+        (
+            "bench_accuracy.py",
+            [
+                "--grid",
+                "--elman-params",
+                "--quick",
+                "--csv",
+                "--jobs",
+                "1 seed, 3-fold CV",
+            ],
+        ),
+    ],
+)
+def test_benchmark_help_is_plain_text(name, expected):
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES_DIR / "bench_training.py"), "--help"],
+        [sys.executable, str(EXAMPLES_DIR / name), "--help"],
         capture_output=True,
         text=True,
         timeout=TIMEOUT_SECONDS,
     )
     assert result.returncode == 0, result.stderr
-    assert "--per-call-only" in result.stdout
+    for text in expected:
+        assert text in result.stdout
     for markup in (":class:", "``", "===="):
         assert markup not in result.stdout, f"--help shows Sphinx markup {markup!r}"
 
@@ -182,18 +201,3 @@ def test_bench_accuracy_skips_data_sets_of_missing_libraries(tmp_path):
     assert "PLAID: skipped, sktime is not installed" in result.stdout
     assert "Trace: skipped, tslearn is not installed" in result.stdout
     assert "| digits |" in result.stdout
-
-
-def test_bench_accuracy_help_is_plain_text():
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLES_DIR / "bench_accuracy.py"), "--help"],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_SECONDS,
-    )
-    assert result.returncode == 0, result.stderr
-    for option in ("--grid", "--elman-params", "--quick", "--csv", "--jobs"):
-        assert option in result.stdout
-    assert "1 seed, 3-fold CV" in result.stdout  # what --quick means
-    for markup in (":class:", "``", "===="):
-        assert markup not in result.stdout, f"--help shows Sphinx markup {markup!r}"
