@@ -4,6 +4,8 @@ Each script runs in a fresh subprocess, in an empty temporary folder (where it s
 its figures), with the non-interactive Agg backend of matplotlib.
 """
 
+import csv
+import json
 import os
 import subprocess
 import sys
@@ -62,15 +64,34 @@ def test_example_runs_and_saves_a_png(name, tmp_path):
         assert png.stat().st_size > len(PNG_SIGNATURE), f"{png.name} is empty"
 
 
-def test_benchmark_help_is_plain_text():
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("bench_training.py", ["--per-call-only"]),
+        # The new options, and what --quick means.
+        (
+            "bench_accuracy.py",
+            [
+                "--grid",
+                "--elman-params",
+                "--quick",
+                "--csv",
+                "--jobs",
+                "1 seed, 3-fold CV",
+            ],
+        ),
+    ],
+)
+def test_benchmark_help_is_plain_text(name, expected):
     result = subprocess.run(
-        [sys.executable, str(EXAMPLES_DIR / "bench_training.py"), "--help"],
+        [sys.executable, str(EXAMPLES_DIR / name), "--help"],
         capture_output=True,
         text=True,
         timeout=TIMEOUT_SECONDS,
     )
     assert result.returncode == 0, result.stderr
-    assert "--per-call-only" in result.stdout
+    for text in expected:
+        assert text in result.stdout
     for markup in (":class:", "``", "===="):
         assert markup not in result.stdout, f"--help shows Sphinx markup {markup!r}"
 
@@ -91,3 +112,92 @@ def test_benchmark_says_when_pytorch_is_missing(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "PyTorch was not installed" in result.stdout
+
+
+def run_bench_accuracy(tmp_path, *args, blocked=()):
+    """Run bench_accuracy.py in ``tmp_path``; the ``blocked`` packages fail to
+    import, as if not installed."""
+    pythonpath = [str(tmp_path / "blocked")]
+    for package in blocked:
+        (tmp_path / "blocked" / package).mkdir(parents=True)
+        (tmp_path / "blocked" / package / "__init__.py").write_text(
+            "raise ImportError('blocked')\n"
+        )
+    if os.environ.get("PYTHONPATH"):
+        pythonpath.append(os.environ["PYTHONPATH"])
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": os.pathsep.join(pythonpath)}
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES_DIR / "bench_accuracy.py"), *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
+    )
+
+
+def test_bench_accuracy_grid_and_elman_params(tmp_path):
+    # A tiny grid (a single value is a list of one) and tiny fixed parameters; the
+    # keys that ElmanClassifier lacks are left out with a note.
+    grid = '{"readout": "max", "no_such_parameter": [1, 2]}'
+    params = '{"hidden_units": 4, "max_iter": 5, "not_a_parameter": 1}'
+    result = run_bench_accuracy(
+        tmp_path, "--datasets", "digits", "--quick", "--no-dtw",
+        "--grid", grid, "--elman-params", params, "--csv", "results.csv",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "fixed for both models: {'hidden_units': 4, 'max_iter': 5}" in out
+    assert "no 'not_a_parameter' parameter; left out" in out
+    assert "no 'no_such_parameter' parameter; left out of the grid" in out
+    assert "grid: {'readout': ['max']}" in out
+    assert "| data set | train/test | steps | classes | Elman, defaults |" in out
+    with open(tmp_path / "results.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [row["model"] for row in rows] == [
+        "Elman default",
+        "Elman grid (CV)",
+        "MLP flattened",
+    ]
+    default, tuned, _ = rows
+    assert json.loads(tuned["params"]) == [{"readout": "max"}]  # one per seed
+    assert 0 <= float(tuned["cv_mean"]) <= 1 and float(tuned["seconds"]) > 0
+    assert float(default["seconds"]) > 0 and default["cv_mean"] == ""
+
+
+def test_bench_accuracy_elman_params_reach_the_models(tmp_path):
+    # An invalid value must make the first fit fail, naming the parameter.
+    result = run_bench_accuracy(
+        tmp_path, "--datasets", "digits", "--quick", "--no-dtw",
+        "--elman-params", '{"hidden_units": -1}',
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "hidden_units" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--grid", "[1, 2]"),
+        ("--grid", "{readout: max}"),
+        ("--grid", '{"readout": []}'),
+        ("--elman-params", '["hidden_units"]'),
+        ("--elman-params", '{"random_state": 0}'),
+    ],
+)
+def test_bench_accuracy_rejects_bad_json(tmp_path, option, value):
+    result = run_bench_accuracy(tmp_path, "--datasets", "digits", option, value)
+    assert result.returncode == 2
+    assert f"argument {option}:" in result.stderr
+
+
+def test_bench_accuracy_skips_data_sets_of_missing_libraries(tmp_path):
+    result = run_bench_accuracy(
+        tmp_path, "--datasets", "PLAID,Trace,digits", "--quick", "--no-grid",
+        "--no-dtw", "--elman-params", '{"hidden_units": 4, "max_iter": 5}',
+        blocked=("sktime", "tslearn"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PLAID: skipped, sktime is not installed" in result.stdout
+    assert "Trace: skipped, tslearn is not installed" in result.stdout
+    assert "| digits |" in result.stdout
