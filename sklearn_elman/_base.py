@@ -39,7 +39,12 @@ from sklearn_elman import _elman
 from sklearn_elman._data import SequenceRows, StreamRows
 from sklearn_elman._docstring import fill_doc
 from sklearn_elman._runtime import computation_settings, work_of
-from sklearn_elman._sequences import NO_TARGET, check_sequences, to_patches
+from sklearn_elman._sequences import (
+    NO_TARGET,
+    check_sequences,
+    sequence_lengths,
+    to_patches,
+)
 from sklearn_elman._solvers import (
     OPTIMIZERS,
     STOCHASTIC_SOLVERS,
@@ -50,6 +55,8 @@ from sklearn_elman._solvers import (
 )
 
 PARAM_NAMES = _elman.ElmanParams._fields
+# patch_size='auto': steps per patch, chosen on real series (see the README).
+AUTO_PATCH_STEPS = 16
 
 
 def stochastic_solver(estimator):
@@ -107,7 +114,10 @@ class BaseElman(BaseEstimator):
         ],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "n_features_per_step": [Interval(Integral, 1, None, closed="left")],
-        "patch_size": [Interval(Integral, 1, None, closed="left")],
+        "patch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "bptt_steps": [Interval(Integral, 1, None, closed="left"), None],
         "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
         "stateful": ["boolean"],
@@ -117,16 +127,16 @@ class BaseElman(BaseEstimator):
 
     def __init__(
         self,
-        hidden_units=32,
+        hidden_units=64,
         activation="tanh",
         readout="last",
         solver="adam",
         alpha=1e-4,
         batch_size="auto",
         learning_rate="constant",
-        learning_rate_init=0.001,
+        learning_rate_init=0.003,
         power_t=0.5,
-        max_iter=200,
+        max_iter=500,
         shuffle=True,
         random_state=None,
         tol=1e-4,
@@ -139,7 +149,7 @@ class BaseElman(BaseEstimator):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
-        n_iter_no_change=10,
+        n_iter_no_change=50,
         max_fun=15000,
         n_features_per_step=1,
         patch_size=1,
@@ -368,23 +378,33 @@ class BaseElman(BaseEstimator):
         Returns 3D sequences (in patches of ``patch_size`` steps) and their mask,
         and ``y`` validated when given.
         """
-        if self.patch_size > 1 and self.stateful:
+        if self.stateful and (
+            self.patch_size not in ("auto", 1)
+            or (not reset and self._fitted_patch_size() > 1)
+        ):
             raise ValueError(
                 f"patch_size={self.patch_size} needs independent sequences: with "
                 "stateful=True the rows are chunks of one stream, which patches "
-                "would cut. Use patch_size=1, or n_features_per_step to read "
-                "several values of a chunk as one step."
+                "would cut. Use patch_size=1 (or 'auto', which is 1 for a "
+                "stream), or n_features_per_step to read several values of a "
+                "chunk as one step."
             )
         fitted = None
         if not reset:
-            fitted, remainder = divmod(
-                np.shape(self.input_weights_)[0], self.patch_size
-            )
+            patch_size = self._fitted_patch_size()
+            fitted, remainder = divmod(np.shape(self.input_weights_)[0], patch_size)
             if remainder:
                 raise ValueError(
-                    f"The model was fitted on {np.shape(self.input_weights_)[0]} "
-                    f"features per patch, which patch_size={self.patch_size} does "
-                    "not divide: set patch_size back to its value at fit."
+                    f"input_weights_ has {np.shape(self.input_weights_)[0]} rows, "
+                    f"which patches of {patch_size} steps do not divide: it needs "
+                    "one row per input of a patch (patch_size_ times the features "
+                    "per step)."
+                )
+            if y is not NO_TARGET and self.patch_size not in ("auto", patch_size):
+                raise ValueError(
+                    f"patch_size={self.patch_size}, but the fitted weights read "
+                    f"patches of {patch_size} steps. Call fit without warm_start to "
+                    "train a network on the new patches."
                 )
         checked = check_sequences(
             self,
@@ -395,10 +415,40 @@ class BaseElman(BaseEstimator):
             y=y,
             y_checks=self._y_checks,
         )
-        if self.patch_size == 1:
+        if reset:
+            self.patch_size_ = self._resolve_patch_size(*checked[:2])
+        patch_size = self._fitted_patch_size()
+        if patch_size == 1:
             return checked
-        X3, mask = to_patches(checked[0], checked[1], self.patch_size)
+        X3, mask = to_patches(checked[0], checked[1], patch_size)
         return (X3, mask) + tuple(checked[2:])
+
+    def _fitted_patch_size(self):
+        """Steps per patch of the fitted weights (also of weights set by hand)."""
+        if hasattr(self, "patch_size_"):
+            return self.patch_size_
+        if self.patch_size != "auto":
+            return self.patch_size
+        if self.stateful:
+            return 1
+        raise ValueError(
+            "patch_size='auto' is chosen by fit, and this estimator holds weights "
+            "that fit did not train: set patch_size (or patch_size_) to the steps "
+            "per patch those weights read."
+        )
+
+    def _resolve_patch_size(self, X3, mask):
+        """The steps per patch that fit uses: ``patch_size``, or the 'auto' rule.
+
+        'auto' reads patches of ``AUTO_PATCH_STEPS`` steps, never longer than
+        the longest sequence (a short sequence is then a single patch), and
+        single steps in a stream, which patches would cut.
+        """
+        if self.patch_size != "auto":
+            return self.patch_size
+        if self.stateful:
+            return 1
+        return int(min(AUTO_PATCH_STEPS, sequence_lengths(X3, mask).max()))
 
     # ----------------------------------------------------------------------------
     # Prediction

@@ -183,10 +183,12 @@ class ElmanRegressor(RegressorMixin, BaseElman):
             not isinstance(window, Integral) or isinstance(window, bool) or window < 1
         ):
             raise ValueError(f"window must be None or an int >= 1, got {window!r}.")
-        if self.patch_size > 1:
+        patch_size = self._fitted_patch_size()
+        if patch_size > 1:
             raise ValueError(
-                f"forecast feeds each prediction back as the next step, but with "
-                f"patch_size={self.patch_size} a step of the network is a patch of "
+                "forecast feeds each prediction back as the next step, but this "
+                f"model reads patches of {patch_size} steps "
+                f"(patch_size={self.patch_size!r}), one step of the network being "
                 "several values. Train the forecaster with patch_size=1."
             )
         params = self._fitted_params()

@@ -1,6 +1,8 @@
 """numpydoc validation of the docstrings (as scikit-learn's test_docstrings.py)."""
 
+import ast
 import inspect
+import re
 
 import pytest
 
@@ -78,6 +80,15 @@ def test_every_parameter_is_documented(Estimator):
     for parameter in Estimator().get_params():
         assert f"\n{parameter} : " in doc, parameter
     assert "{" + "parameters}" not in doc and "{" + "attributes}" not in doc
+
+
+@pytest.mark.parametrize("Estimator", [ElmanClassifier, ElmanRegressor, SequenceScaler])
+def test_every_documented_default_is_the_signatures(Estimator):
+    doc = inspect.cleandoc(Estimator.__doc__)
+    for name, value in Estimator().get_params().items():
+        line = re.search(rf"^{name} : .*$", doc, flags=re.MULTILINE)[0]
+        documented = ast.literal_eval(line.rpartition("default=")[2])
+        assert documented == value and type(documented) is type(value), name
 
 
 @pytest.mark.parametrize("indent", ["", "    ", "        "])

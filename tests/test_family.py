@@ -17,7 +17,7 @@ from sklearn.model_selection import GridSearchCV
 
 from sklearn_elman import ElmanClassifier, ElmanRegressor, SequenceScaler, _base
 from sklearn_elman import _elman as E
-from sklearn_elman._data import StreamRows
+from sklearn_elman._data import SequenceRows, StreamRows
 from sklearn_elman._sequences import to_patches
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -48,7 +48,7 @@ def outputs_of(estimator, X):
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_hidden_states_shape_padding_and_readout(Estimator):
-    model, X = fitted(Estimator, hidden_units=5)
+    model, X = fitted(Estimator, hidden_units=5, readout="last", patch_size=1)
     states = model.hidden_states(X)
     assert states.shape == (40, 6, 5)
     padded = np.isnan(X).all(axis=2)
@@ -267,9 +267,15 @@ def test_integer_weights_equal_repeated_rows(Estimator, solver):
     X, y_class, y_value = sequences(n=30)
     y = targets_for(Estimator, y_class, y_value)
     weights = np.random.RandomState(1).randint(0, 4, size=30)
+    # Repeated rows are equivalent to weights in one full batch; batches of
+    # rows would split the repeated and the weighted data differently.
     common = {"solver": solver, "max_iter": 20, "random_state": 0}
-    weighted = Estimator(**common).fit(X, y, sample_weight=weights)
-    repeated = Estimator(**common).fit(X.repeat(weights, axis=0), y.repeat(weights))
+    weighted, repeated = Estimator(**common), Estimator(**common)
+    if solver != "lbfgs":  # rows of weight 0 are left out of training
+        weighted.set_params(batch_size=int(np.count_nonzero(weights)))
+        repeated.set_params(batch_size=int(weights.sum()))
+    weighted.fit(X, y, sample_weight=weights)
+    repeated.fit(X.repeat(weights, axis=0), y.repeat(weights))
     assert_allclose(outputs_of(weighted, X), outputs_of(repeated, X), rtol=1e-9)
     assert weighted.loss_ == pytest.approx(repeated.loss_, rel=1e-9)
 
@@ -380,7 +386,12 @@ def test_fit_keeps_the_weights_of_its_lowest_loss_epoch(Estimator):
     y = targets_for(Estimator, y_class, y_value)
     # A step size large enough for the training loss to jump back up.
     step = 1.0 if Estimator is ElmanClassifier else 0.5
-    common = {"solver": "sgd", "learning_rate_init": step, "random_state": 0}
+    common = {
+        "solver": "sgd",
+        "learning_rate_init": step,
+        "batch_size": 60,
+        "random_state": 0,
+    }
     spiky = Estimator(max_iter=40, n_iter_no_change=40, **common).fit(X, y)
     best = spiky.best_epoch_
     curve = spiky.loss_curve_
@@ -456,12 +467,13 @@ def test_patches_of_a_2d_row_equal_wider_steps(Estimator):
     X2 = X[:, :, 0]
     X2[np.isnan(X2)] = 0.5  # equal lengths: patches are plain reshapes
     patched = Estimator(patch_size=4, max_iter=3, random_state=0).fit(X2, y)
-    wide = Estimator(n_features_per_step=4, max_iter=3, random_state=0).fit(X2, y)
-    assert patched.input_weights_.shape == (4, 32)
+    wide = Estimator(n_features_per_step=4, patch_size=1, max_iter=3, random_state=0)
+    wide.fit(X2, y)
+    assert patched.input_weights_.shape == (4, 64)
     assert_array_equal(outputs_of(patched, X2), outputs_of(wide, X2))
     # 3D input: (n, 12, 1) in patches of 4 reads as (n, 3, 4).
     assert_array_equal(outputs_of(patched, X2[:, :, None]), outputs_of(wide, X2))
-    assert patched.hidden_states(X2).shape == (40, 3, 32)
+    assert patched.hidden_states(X2).shape == (40, 3, 64)
 
 
 def test_patches_keep_padding_invariance_for_the_sequence_the_user_sees():
@@ -482,11 +494,69 @@ def test_patch_size_errors_are_clear():
     with pytest.raises(ValueError, match="patch_size=2 needs independent sequences"):
         ElmanClassifier(patch_size=2, stateful=True).fit(X, y)
     model = ElmanClassifier(patch_size=2, max_iter=1).fit(X, y)
-    with pytest.raises(ValueError, match="set patch_size back"):
-        model.set_params(patch_size=3).predict(X)
+    with pytest.raises(ValueError, match="read patches of 2 steps"):
+        model.set_params(patch_size=3, warm_start=True).fit(X, y)
+    with pytest.raises(ValueError, match="read patches of 2 steps"):
+        model.partial_fit(X, y)
     reg = ElmanRegressor(patch_size=2, max_iter=1).fit(X, y.astype(float))
     with pytest.raises(ValueError, match="Train the forecaster with patch_size=1"):
         reg.forecast(X, 2)
+
+
+@pytest.mark.parametrize(
+    "n_rows, expected",
+    # 8 equal batches of at least 16 rows and at most 200 rows each.
+    [(1, 1), (31, 31), (32, 16), (66, 17), (100, 17), (128, 16), (358, 45)]
+    + [(1600, 200), (1601, 178), (5000, 200), (5001, 193)],
+)
+def test_auto_batch_size_cuts_an_epoch_into_eight_batches_of_16_to_200_rows(
+    n_rows, expected
+):
+    rows = SequenceRows(np.zeros((n_rows, 2, 1)), None, np.zeros((n_rows, 1)))
+    assert rows.batch_size("auto") == expected
+    sizes = [len(range(n_rows)[b]) for b in rows.batches(expected, False, None)]
+    assert sum(sizes) == n_rows and max(sizes) <= 200
+    # (Nearly) equal: only the last is shorter, by less than one row a batch.
+    assert set(sizes[:-1]) <= {expected} and expected - sizes[-1] < len(sizes)
+    assert n_rows / len(sizes) >= min(16, n_rows)
+    assert len(sizes) >= 8 or n_rows < 128
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize(
+    "n_steps, longest, expected", [(40, 40, 16), (40, 11, 11), (8, 8, 8), (40, 1, 1)]
+)
+def test_auto_patch_size_reads_16_steps_at_most_the_longest_sequence(
+    Estimator, n_steps, longest, expected
+):
+    X, y_class, y_value = sequences(n=30, n_steps=n_steps, n_features=2)
+    X[:, longest:] = np.nan  # extra end padding does not count
+    X[::3, min(4, longest) :] = np.nan
+    y = targets_for(Estimator, y_class, y_value)
+    model = Estimator(patch_size="auto", max_iter=2, random_state=0).fit(X, y)
+    assert model.patch_size_ == expected
+    assert model.input_weights_.shape[0] == 2 * expected
+    same = Estimator(patch_size=expected, max_iter=2, random_state=0).fit(X, y)
+    assert_array_equal(outputs_of(model, X), outputs_of(same, X))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_auto_patch_size_is_one_step_in_a_stream(Estimator):
+    X, y_class, y_value = sequences(n=30, n_steps=40)
+    y = targets_for(Estimator, y_class, y_value)
+    model = Estimator(patch_size="auto", stateful=True, max_iter=2).fit(X, y)
+    assert model.patch_size_ == 1
+    assert model.input_weights_.shape[0] == 2
+
+
+def test_predict_reads_the_patches_fit_chose():
+    X, y, _ = sequences(n=30, n_steps=40)
+    model = ElmanClassifier(patch_size="auto", max_iter=2, random_state=0).fit(X, y)
+    proba = model.predict_proba(X)
+    # Like every hyper-parameter, a new patch_size applies from the next fit.
+    assert_array_equal(model.set_params(patch_size=2).predict_proba(X), proba)
+    model.set_params(warm_start=True, patch_size="auto").fit(X, y)
+    assert model.patch_size_ == 16
 
 
 def test_bagging_without_bootstrap_is_a_seed_ensemble():
@@ -547,6 +617,7 @@ def test_divergence_is_an_error_or_a_warning_never_a_nan_model(stateful):
         max_grad_norm=None,
         activation="identity",
         stateful=stateful,
+        batch_size=60,  # one mini-batch an epoch: loss_ is the best epoch's loss
         max_iter=30,
         random_state=0,
     )
@@ -602,7 +673,7 @@ def extreme_model(Estimator, activation, dtype, stateful):
             X, y = X[:, 0], y  # a stream of 30 steps
         model = Estimator(
             activation=activation, stateful=stateful, hidden_units=4, max_iter=3,
-            random_state=0,
+            patch_size=1, random_state=0,
         )  # fmt: skip
         _EXTREME_MODELS[key] = model.fit(X, y)
     return copy.deepcopy(_EXTREME_MODELS[key])
@@ -792,7 +863,7 @@ def training_loss(model, X, y, sample_weight=None):
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 @pytest.mark.parametrize("stateful", [False, True])
-@pytest.mark.parametrize("batch_size", ["auto", 16])
+@pytest.mark.parametrize("batch_size", [60, 16])
 def test_reported_loss_is_the_training_loss_of_the_kept_weights(
     Estimator, stateful, batch_size
 ):
@@ -801,7 +872,7 @@ def test_reported_loss_is_the_training_loss_of_the_kept_weights(
         X = X[:, :3]  # chunks of one stream, every step real
     y = targets_for(Estimator, y_class, y_value)
     # Steps large enough for the loss to jump back up right after its best epoch:
-    # with one mini-batch an epoch (batch_size='auto' on 60 rows) the weights
+    # with one mini-batch an epoch (batch_size=60 on 60 rows) the weights
     # after the epoch's update are then much worse than those its loss was
     # computed on.
     step = 1.0 if Estimator is ElmanClassifier else 0.5
@@ -820,7 +891,7 @@ def test_reported_loss_is_the_training_loss_of_the_kept_weights(
     exact = training_loss(model, X, y, weights)
     assert_allclose(model.loss_, exact, rtol=1e-10)
     assert_allclose(model.best_loss_, exact, rtol=1e-10)
-    if batch_size == "auto":
+    if batch_size == 60:
         # One mini-batch an epoch: an epoch's loss is that of the weights it
         # started from, and those are the weights kept.
         assert_allclose(model.loss_curve_[model.best_epoch_ - 1], exact, rtol=1e-10)

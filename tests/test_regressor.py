@@ -82,7 +82,7 @@ def test_prediction_shape_follows_y():
     assert_allclose(column.predict(X)[:, 0], one.predict(X))
     two = ElmanRegressor(max_iter=2, random_state=0).fit(X, np.c_[y, y**2])
     assert two.predict(X).shape == (50, 2)
-    assert two.output_weights_.shape == (32, 2)
+    assert two.output_weights_.shape == (64, 2)
 
 
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
