@@ -86,7 +86,7 @@ class BaseElman(BaseEstimator):
         "hidden_units": [Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(_elman.ACTIVATIONS))],
         "readout": [StrOptions(set(_elman.READOUTS))],
-        "solver": [StrOptions({"adam", "sgd", "lbfgs"})],
+        "solver": [StrOptions({"adam", "sgd", "lbfgs", "echo_state"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),
@@ -123,6 +123,7 @@ class BaseElman(BaseEstimator):
         "stateful": ["boolean"],
         "warm_up_steps": [Interval(Integral, 0, None, closed="left")],
         "blas_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "spectral_radius": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(
@@ -158,6 +159,7 @@ class BaseElman(BaseEstimator):
         stateful=False,
         warm_up_steps=0,
         blas_threads=1,
+        spectral_radius=0.9,
     ):
         self.hidden_units = hidden_units
         self.activation = activation
@@ -190,6 +192,7 @@ class BaseElman(BaseEstimator):
         self.stateful = stateful
         self.warm_up_steps = warm_up_steps
         self.blas_threads = blas_threads
+        self.spectral_radius = spectral_radius
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -537,6 +540,13 @@ class BaseElman(BaseEstimator):
                 )
             if self._first_partial_fit(**target_options):
                 continuing = False
+        if self.solver == "echo_state" and self.stateful:
+            raise ValueError(
+                "solver='echo_state' fits the output layer on the pooled states of "
+                "independent sequences; with stateful=True the rows are chunks of "
+                "one stream. Use stateful=False, or a solver that trains a stream "
+                "('adam', 'sgd' or 'lbfgs')."
+            )
         X3, mask, y = self._validate_X(X, reset=not continuing, y=y)
         targets, stratify = self._encode_targets(y, continuing, incremental)
         weights = self._row_weights(y, X3, sample_weight, incremental)
@@ -560,6 +570,7 @@ class BaseElman(BaseEstimator):
                 dtype,
                 self.activation,
                 self.readout,
+                self.spectral_radius if self.solver == "echo_state" else None,
             )
             self._initialize_training_state()
         X3 = X3.astype(dtype, copy=False)
@@ -575,6 +586,8 @@ class BaseElman(BaseEstimator):
         data = self._rows_mode()(X3, mask, targets, stratify, warm_up_steps, weights)
         if self.solver == "lbfgs":
             self._fit_lbfgs(theta, shapes, data)
+        elif self.solver == "echo_state":
+            self._fit_echo_state(theta, shapes, data)
         else:
             self._fit_stochastic(theta, shapes, data, incremental)
         context = getattr(self, "context_", np.zeros(1))
@@ -887,6 +900,54 @@ class BaseElman(BaseEstimator):
         self.loss_curve_.extend(curve)
         self.best_loss_ = min(curve) if curve else loss
         self._keep_context(data.context_after(params, context, self.activation))
+
+    def _fit_echo_state(self, theta, shapes, data):
+        """Fit the output layer alone, on the readouts of the fixed hidden weights.
+
+        The input and context weights keep their random start (or warm start);
+        an identity head gets the ridge solution in closed form, a softmax head
+        the minimum of its convex, L2-regularised cross-entropy (a multinomial
+        logistic readout) by L-BFGS.
+        """
+        n_rows = data.n_rows
+        data = data.distinct()  # repeated rows and weights give the same fit
+        params = _elman.unpack(theta, shapes)
+        loss_options = self._loss_options()
+        R = data.readouts(params, self.activation, self.readout).astype(np.float64)
+        Y = data.targets.astype(np.float64)
+        weights = data.loss_weights
+        if self._head == "identity":
+            W, b = _elman.ridge_output_layer(R, Y, self.alpha, weights)
+            n_iter = 1
+        else:
+            start = np.concatenate(
+                [params.output_weights.ravel(), params.output_bias]
+            ).astype(np.float64)
+            solution, _, n_iter, _ = minimize_lbfgs(
+                lambda output_theta: _elman.output_layer_objective(
+                    output_theta, R, Y, self._head, self.alpha, weights
+                ),
+                start,
+                max_iter=self.max_iter,
+                max_fun=self.max_fun,
+                tol=self.tol,
+                # Convex and cheap: converge to tol in the gradient, not sooner.
+                ftol=0.0,
+            )
+            W, b = solution[: -Y.shape[1]], solution[-Y.shape[1] :]
+        params.output_weights[...] = np.reshape(W, params.output_weights.shape)
+        params.output_bias[...] = b
+        self.n_iter_ = n_iter
+        self.t_ += n_rows
+        self.loss_ = data.objective(params, None, **loss_options)
+        self.loss_curve_.append(self.loss_)
+        self.best_loss_ = self.loss_
+        if self.verbose:
+            print(
+                f"Echo-state readout fitted on {R.shape[1]} pooled states of "
+                f"{data.n_rows} distinct rows in {n_iter} iteration(s); training "
+                f"loss = {self.loss_:.8f}"
+            )
 
 
 def _copy_mutable(value):

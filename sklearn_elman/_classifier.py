@@ -132,6 +132,7 @@ class ElmanClassifier(ClassifierMixin, BaseElman):
         stateful=False,
         warm_up_steps=0,
         blas_threads=1,
+        spectral_radius=0.9,
         class_weight=None,
     ):
         super().__init__(
@@ -166,6 +167,7 @@ class ElmanClassifier(ClassifierMixin, BaseElman):
             stateful=stateful,
             warm_up_steps=warm_up_steps,
             blas_threads=blas_threads,
+            spectral_radius=spectral_radius,
         )
         self.class_weight = class_weight
 

@@ -278,6 +278,26 @@ class SequenceRows(_Rows):
             )
         return outputs, None
 
+    def readouts(self, params, activation, kind):
+        """What the output layer reads of every row, computed in chunks of rows.
+
+        Returns
+        -------
+        R : ndarray of shape (n_rows, n_readout)
+            The readout ``kind`` of each row's hidden states.
+        """
+        chunk = _rows_per_chunk(params, self.X3)
+        width = _elman.READOUTS[kind].width(params.context_weights.shape[0])
+        R = np.empty((self.n_rows, width), dtype=self.X3.dtype)
+        for rows in gen_batches(self.n_rows, chunk):
+            n_real = int(self.lengths[rows].max())
+            mask = None if self.mask is None else self.mask[rows, :n_real]
+            trace = _elman.run_hidden(
+                params, self.X3[rows, :n_real], mask, None, activation
+            )
+            R[rows] = _elman.readout(trace, kind=kind)
+        return R
+
     @classmethod
     def hidden_states(cls, params, X3, mask, context, activation, saturate=False):
         """Hidden state after every step, NaN at padded steps.

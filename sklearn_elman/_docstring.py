@@ -45,10 +45,21 @@ _PARAMETERS_DOC = """\
         counts as an output at its own step: its gradient flows back at most
         ``bptt_steps`` steps from there.
 
-    solver : {'adam', 'sgd', 'lbfgs'}, default='adam'
+    solver : {'adam', 'sgd', 'lbfgs', 'echo_state'}, default='adam'
         Optimizer. 'adam' and 'sgd' train on mini-batches of whole sequences and
         support :meth:`partial_fit`; 'lbfgs' is a full-batch quasi-Newton method
         (:func:`scipy.optimize.minimize`) that suits small data sets.
+        'echo_state' trains no recurrent weight: the input and context weights
+        keep their random start (the context matrix a random orthogonal matrix
+        times ``spectral_radius``) and only the output layer is fitted, on the
+        ``readout`` of every sequence's hidden states, in one pass over the
+        data: in closed form for ``ElmanRegressor`` (ridge regression, penalty
+        ``alpha``), and as an L2-regularised multinomial logistic regression
+        for ``ElmanClassifier`` (convex; L-BFGS, at most ``max_iter``
+        iterations). The untrained network is an echo-state network (a
+        reservoir) with Elman's recurrence; it fits in seconds, and a larger
+        ``hidden_units`` and ``alpha`` than for trained networks usually suit
+        it. Only with ``stateful=False``.
 
     alpha : float, default=1e-4
         Strength of the L2 penalty on the three weight matrices (not the biases),
@@ -217,6 +228,11 @@ _PARAMETERS_DOC = """\
         ``GridSearchCV(n_jobs=...)`` workers from oversubscribing the cores. None
         leaves BLAS as it is (for example as set with
         ``threadpoolctl.threadpool_limits``).
+
+    spectral_radius : float, default=0.9
+        Only with ``solver='echo_state'``: the spectral radius (largest
+        eigenvalue modulus) of the fixed context matrix. Below 1 the memory of
+        the past fades; near 1 it lasts longer.
 
 """
 

@@ -252,6 +252,7 @@ def init_params(
     dtype=np.float64,
     activation: str = "tanh",
     kind: str = "last",
+    spectral_radius: float | None = None,
 ) -> ElmanParams:
     """Draw initial parameters.
 
@@ -259,6 +260,10 @@ def init_params(
     orthogonal matrix (its powers neither explode nor vanish, which is what a
     recurrence needs at the start of training), and the biases are zero. The
     weights into the hidden layer are multiplied by ``INIT_GAINS[activation]``.
+    With ``spectral_radius``, the context matrix is instead that orthogonal
+    matrix times ``spectral_radius``: every eigenvalue of an orthogonal matrix
+    has modulus 1, so this is exactly its spectral radius (an echo-state
+    network's fixed recurrence).
 
     Parameters
     ----------
@@ -273,6 +278,8 @@ def init_params(
     kind : str, default='last'
         Readout (a key of :data:`READOUTS`), which sets the number of inputs of
         the output layer.
+    spectral_radius : float or None, default=None
+        Spectral radius of the context matrix; None uses the activation's gain.
 
     Returns
     -------
@@ -289,7 +296,8 @@ def init_params(
     gaussian = rng.standard_normal((n_hidden, n_hidden))
     q, r = np.linalg.qr(gaussian)
     # Fixing the signs by diag(r) makes q uniformly (Haar) distributed.
-    context_weights = gain * q * np.where(np.diag(r) < 0, -1.0, 1.0)
+    radius = gain if spectral_radius is None else spectral_radius
+    context_weights = radius * q * np.where(np.diag(r) < 0, -1.0, 1.0)
     shapes = param_shapes(n_features, n_hidden, n_outputs, kind)
     output_weights = glorot(*shapes.output_weights)
     theta = np.zeros(n_params(shapes), dtype=dtype)
@@ -1293,3 +1301,100 @@ def _rows_by_last_step(lengths, n_steps):
     return {
         int(t): np.flatnonzero(last == t) for t in np.unique(last) if t < n_steps - 1
     }
+
+
+# --------------------------------------------------------------------------------
+# Echo-state readouts: the output layer alone, on fixed hidden weights
+# --------------------------------------------------------------------------------
+
+
+def ridge_output_layer(
+    R: np.ndarray,
+    Y: np.ndarray,
+    alpha: float,
+    sample_weight: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The output layer that minimises the squared-error objective, in closed form.
+
+    Minimises ``sum_i w_i * 0.5 * ||r_i @ W + b - y_i||^2 + 0.5 * alpha * ||W||^2``
+    (the training objective of an identity head times the total weight, with
+    the hidden weights fixed): ridge regression with an unpenalised bias,
+    solved on the weighted-centred readouts.
+
+    Parameters
+    ----------
+    R : ndarray of shape (n_rows, n_readout)
+        Readouts of the rows (:func:`readout`).
+    Y : ndarray of shape (n_rows, n_outputs)
+        Targets.
+    alpha : float
+        L2 penalty on ``W``.
+    sample_weight : ndarray of shape (n_rows,), default=None
+        Weight of each row; all ones if None.
+
+    Returns
+    -------
+    output_weights : ndarray of shape (n_readout, n_outputs)
+        The minimiser's ``W``.
+    output_bias : ndarray of shape (n_outputs,)
+        The minimiser's ``b``.
+    """
+    w = np.ones(R.shape[0]) if sample_weight is None else sample_weight
+    r_mean = w @ R / w.sum()
+    y_mean = w @ Y / w.sum()
+    Rc, Yc = R - r_mean, Y - y_mean
+    gram = Rc.T @ (Rc * w[:, None])
+    gram.flat[:: gram.shape[0] + 1] += alpha
+    rhs = Rc.T @ (Yc * w[:, None])
+    try:
+        W = np.linalg.solve(gram, rhs)
+    except np.linalg.LinAlgError:  # alpha=0 and collinear readouts
+        W = np.linalg.lstsq(gram, rhs, rcond=None)[0]
+    return W, y_mean - r_mean @ W
+
+
+def output_layer_objective(
+    theta: np.ndarray,
+    R: np.ndarray,
+    Y: np.ndarray,
+    head: str,
+    alpha: float,
+    sample_weight: np.ndarray | None = None,
+) -> tuple[float, np.ndarray]:
+    """Training objective of the output layer alone, and its gradient.
+
+    ``(sum_i w_i * loss_i + 0.5 * alpha * ||W||^2) / sum_i w_i`` for the head's
+    loss of ``R @ W + b``: the network's objective with the hidden weights
+    fixed (up to their constant L2 term). Convex in ``(W, b)`` for both heads,
+    so a quasi-Newton method finds its minimum (a regularised logistic readout
+    for 'softmax').
+
+    Parameters
+    ----------
+    theta : ndarray of shape (n_readout * n_outputs + n_outputs,)
+        ``W`` (row-major) then ``b``.
+    R : ndarray of shape (n_rows, n_readout)
+        Readouts of the rows.
+    Y : ndarray of shape (n_rows, n_outputs)
+        Targets, in the form the head's loss takes.
+    head : {'softmax', 'identity'}
+        Output head (see :data:`HEADS`).
+    alpha : float
+        L2 penalty on ``W``.
+    sample_weight : ndarray of shape (n_rows,), default=None
+        Weight of each row; all ones if None.
+
+    Returns
+    -------
+    objective : float
+        The objective at ``theta``.
+    gradient : ndarray of the shape of ``theta``
+        Its gradient with respect to ``theta``.
+    """
+    n_outputs = Y.shape[1]
+    W = theta[:-n_outputs].reshape(R.shape[1], n_outputs)
+    b = theta[-n_outputs:]
+    loss_sum, dZ, weight_sum = HEADS[head].loss(R @ W + b, Y, sample_weight)
+    objective = (loss_sum + 0.5 * alpha * float(np.vdot(W, W))) / weight_sum
+    gradient = np.concatenate([(R.T @ dZ + alpha * W).ravel(), dZ.sum(axis=0)])
+    return objective, gradient / weight_sum

@@ -280,6 +280,7 @@ def minimize_lbfgs(
     max_fun: int,
     tol: float,
     verbose: bool = False,
+    ftol: float | None = None,
 ):
     """Minimise a smooth loss with L-BFGS-B.
 
@@ -298,6 +299,9 @@ def minimize_lbfgs(
         Stop when the largest gradient component falls below ``tol``.
     verbose : bool, default=False
         Print the loss after each iteration.
+    ftol : float or None, default=None
+        Also stop when the loss falls by less than this fraction in an
+        iteration; None keeps scipy's default. 0 stops on ``tol`` alone.
 
     Returns
     -------
@@ -327,7 +331,8 @@ def minimize_lbfgs(
         method="L-BFGS-B",
         jac=True,
         callback=record,
-        options={"maxiter": max_iter, "maxfun": max_fun, "gtol": tol},
+        options={"maxiter": max_iter, "maxfun": max_fun, "gtol": tol}
+        | ({} if ftol is None else {"ftol": ftol}),
     )
     n_iter = min(int(result.nit), max_iter)
     if result.status != 0:

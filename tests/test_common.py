@@ -15,7 +15,12 @@ from sklearn_elman import ElmanClassifier, ElmanRegressor, SequenceScaler
 ESTIMATORS = [
     Estimator(**options)
     for Estimator in (ElmanClassifier, ElmanRegressor)
-    for options in ({}, {"solver": "lbfgs"}, {"solver": "sgd", "bptt_steps": 2})
+    for options in (
+        {},
+        {"solver": "lbfgs"},
+        {"solver": "sgd", "bptt_steps": 2},
+        {"solver": "echo_state"},
+    )
 ] + [SequenceScaler(), SequenceScaler(with_mean=False, with_std=False)]
 
 
