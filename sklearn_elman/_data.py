@@ -178,6 +178,15 @@ class SequenceRows(_Rows):
             A random split, stratified when the data has labels.
         """
         n_validation = _validation_size(validation_fraction, self.n_rows)
+        n_classes = 0 if self.stratify is None else len(np.unique(self.stratify))
+        if n_validation < n_classes:
+            raise ValueError(
+                f"early_stopping holds out validation_fraction={validation_fraction} "
+                f"of the {self.n_rows} training sequences, {n_validation} rows, "
+                f"fewer than the {n_classes} classes it must keep in proportion. "
+                f"Raise validation_fraction to at least {n_classes / self.n_rows:.2g}, "
+                "or set early_stopping=False."
+            )
         train_rows, validation_rows = train_test_split(
             np.arange(self.n_rows),
             test_size=n_validation,

@@ -187,6 +187,15 @@ def test_too_small_validation_set_is_an_error():
         clf.fit(X, y)
 
 
+def test_a_validation_set_with_fewer_rows_than_classes_is_a_clear_error():
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(40, 5)), np.arange(40) % 10  # 4 validation rows
+    clf = ElmanClassifier(early_stopping=True, validation_fraction=0.1)
+    with pytest.raises(ValueError, match="4 rows, fewer than the 10 classes.*0.25"):
+        clf.fit(X, y)
+    clf.set_params(validation_fraction=0.25, max_iter=2).fit(X, y)
+
+
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_convergence_warning_at_max_iter(solver):
     X, y = memory_task(n=40)
