@@ -302,7 +302,6 @@ class ElmanRegressor(RegressorMixin, BaseElman):
         y = np.asarray(y, dtype=float)
         targets = y.reshape(-1, 1) if y.ndim == 1 else y
         if not continuing:
-            self._y_ndim = y.ndim
             self.n_outputs_ = targets.shape[1]
         elif targets.shape[1] != self.n_outputs_:
             raise ValueError(
@@ -310,6 +309,9 @@ class ElmanRegressor(RegressorMixin, BaseElman):
                 f"{self.n_outputs_}. Call fit without warm_start to train on new "
                 "targets."
             )
+        # The shape of predict's output follows the latest y, also after a warm
+        # start or partial_fit (a failed call restores it with the rest).
+        self._y_ndim = y.ndim
         return targets, None
 
     def _validation_score(self, outputs, targets, weights):

@@ -85,6 +85,18 @@ def test_prediction_shape_follows_y():
     assert two.output_weights_.shape == (64, 2)
 
 
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+def test_prediction_shape_follows_the_latest_fit(how):
+    X, y = delayed_sum_task(n=50)
+    model = ElmanRegressor(max_iter=2, random_state=0).fit(X, y)
+    for target, shape in ((y[:, None], (50, 1)), (y, (50,))):
+        if how == "warm_start":
+            model.set_params(warm_start=True).fit(X, target)
+        else:
+            model.partial_fit(X, target)
+        assert model.predict(X).shape == shape
+
+
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
 @pytest.mark.parametrize("stateful", [False, True])
 def test_k_partial_fits_equal_fit_with_max_iter_k(solver, stateful):
