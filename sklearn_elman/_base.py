@@ -55,8 +55,10 @@ from sklearn_elman._solvers import (
 )
 
 PARAM_NAMES = _elman.ElmanParams._fields
-# patch_size='auto': steps per patch, chosen on real series (see the README).
+# patch_size='auto': patches of 16 steps for sequences of at least 64 steps (4
+# patches), chosen on real and synthetic series (see the README).
 AUTO_PATCH_STEPS = 16
+AUTO_PATCH_MIN_STEPS = 64
 
 
 def stochastic_solver(estimator):
@@ -443,15 +445,17 @@ class BaseElman(BaseEstimator):
     def _resolve_patch_size(self, X3, mask):
         """The steps per patch that fit uses: ``patch_size``, or the 'auto' rule.
 
-        'auto' reads patches of ``AUTO_PATCH_STEPS`` steps, never longer than
-        the longest sequence (a short sequence is then a single patch), and
-        single steps in a stream, which patches would cut.
+        'auto' reads patches of ``AUTO_PATCH_STEPS`` steps when the longest
+        sequence has at least ``AUTO_PATCH_MIN_STEPS``, and single steps
+        otherwise (a short series read as one or two patches loses what
+        recurrence gives it: a pattern found wherever it sits) and in a stream,
+        which patches would cut.
         """
         if self.patch_size != "auto":
             return self.patch_size
-        if self.stateful:
+        if self.stateful or sequence_lengths(X3, mask).max() < AUTO_PATCH_MIN_STEPS:
             return 1
-        return int(min(AUTO_PATCH_STEPS, sequence_lengths(X3, mask).max()))
+        return AUTO_PATCH_STEPS
 
     # ----------------------------------------------------------------------------
     # Prediction

@@ -31,7 +31,7 @@ _PARAMETERS_DOC = """\
         Activation of the hidden units. 'logistic' gives the sigmoid units of
         Elman's original network.
 
-    readout : {'last', 'mean', 'max'}, default={default}
+    readout : {'last', 'mean', 'max', 'last_mean_max'}, default={default}
         What the output layer reads: the hidden state after the last real step
         (Elman's network), or the mean or the element-wise max of the hidden
         states over the real steps (padding excluded). 'last' suits targets
@@ -40,9 +40,12 @@ _PARAMETERS_DOC = """\
         forward); 'mean' and 'max' suit classes that live in statistics over the
         whole sequence (a kind of motion, a motif anywhere). 'max' is
         ``ElmanClassifier``'s default: on real series it classified better than
-        'last' and 'mean'. With ``stateful=True`` they pool over the steps
-        of each row. With ``bptt_steps``, every state that 'mean' or 'max' reads
-        counts as an output at its own step: its gradient flows back at most
+        'last' and 'mean'. 'last_mean_max' reads all three side by side (an
+        output layer three times as wide); it suits ``solver='echo_state'``,
+        whose untrained states gain from several statistics. With
+        ``stateful=True`` they pool over the steps of each row. With
+        ``bptt_steps``, every state that 'mean' or 'max' reads counts as an
+        output at its own step: its gradient flows back at most
         ``bptt_steps`` steps from there.
 
     solver : {'adam', 'sgd', 'lbfgs', 'echo_state'}, default='adam'
@@ -178,11 +181,12 @@ _PARAMETERS_DOC = """\
         then runs ``patch_size`` times fewer steps, each of ``patch_size *
         n_features`` inputs. Long series (hundreds of steps) train faster and
         often better this way. ``'auto'`` (``ElmanClassifier``'s default) reads
-        patches of 16 steps, or the whole sequence as one patch when the longest
-        training sequence is shorter than 16 steps, and single steps with
-        ``stateful=True``: a series shorter than 32 steps is then read as one or
-        two patches, as a feed-forward network reads it, not step by step.
-        ``ElmanRegressor`` reads single steps by default, since
+        patches of 16 steps when the longest training sequence has at least 64
+        steps, and single steps for shorter sequences and with
+        ``stateful=True``. Patches of 16 learnt the long development series
+        best; a short series read as one or two patches loses what recurrence
+        gives it (a pattern found wherever it sits), so short ones are read
+        step by step. ``ElmanRegressor`` reads single steps by default, since
         :meth:`forecast` feeds each prediction back as one step. The value fit
         chose is ``patch_size_``; a new ``patch_size`` applies from the next
         fit. A last patch that a sequence only partly fills is completed by

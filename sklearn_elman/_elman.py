@@ -751,9 +751,64 @@ class Readout(NamedTuple):
     last_only: bool = False
 
 
+def _concatenated(*parts: Readout) -> Readout:
+    """A readout that reads several readouts side by side, in ``parts``' order.
+
+    Each function applies the parts' own to their slice of the readout, so the
+    gradient of the concatenation is theirs summed over the states.
+    """
+
+    def split(R, n_hidden):
+        edges = np.cumsum([part.width(n_hidden) for part in parts])[:-1]
+        return np.split(R, edges, axis=-1)
+
+    def pool(H, lengths):
+        pooled = [part.pool(H, lengths) for part in parts]
+        R = np.concatenate([R for R, _ in pooled], axis=-1)
+        return R, (H.shape[2], [cache for _, cache in pooled])
+
+    def backward(dR, cache):
+        n_hidden, caches = cache
+        return sum(
+            part.backward(np.ascontiguousarray(dR_part), part_cache)
+            for part, dR_part, part_cache in zip(parts, split(dR, n_hidden), caches)
+        )
+
+    def pool_steps(H, lengths, starts):
+        pooled = [part.pool_steps(H, lengths, starts) for part in parts]
+        R = np.concatenate([R for R, _ in pooled], axis=-1)
+        return R, (H.shape[2], [cache for _, cache in pooled])
+
+    def steps_backward(dR, cache):
+        n_hidden, caches = cache
+        return sum(
+            part.steps_backward(np.ascontiguousarray(dR_part), part_cache)
+            for part, dR_part, part_cache in zip(parts, split(dR, n_hidden), caches)
+        )
+
+    def width(n_hidden):
+        return sum(part.width(n_hidden) for part in parts)
+
+    def resume(R, n):
+        n_hidden = R.shape[-1] // len(parts)  # every part is n_hidden wide
+        return [
+            part.resume(R_part, n) for part, R_part in zip(parts, split(R, n_hidden))
+        ]
+
+    def update(running, h, restart):
+        updated = [
+            part.update(state, h, restart) for part, state in zip(parts, running)
+        ]
+        R = np.concatenate([R for R, _ in updated], axis=-1)
+        return R, [state for _, state in updated]
+
+    return Readout(pool, backward, pool_steps, steps_backward, width, resume, update)
+
+
 #: Readouts by name: the state after the last real step ('last', Elman's), or the
 #: mean or the element-wise max of the states over the real steps ('mean',
-#: 'max'; padding excluded, the initial context is not a step).
+#: 'max'; padding excluded, the initial context is not a step), or all three side
+#: by side ('last_mean_max', three times as wide).
 READOUTS: dict[str, Readout] = {
     "last": Readout(
         _last_pool,
@@ -784,6 +839,9 @@ READOUTS: dict[str, Readout] = {
         _max_update,
     ),
 }
+READOUTS["last_mean_max"] = _concatenated(
+    READOUTS["last"], READOUTS["mean"], READOUTS["max"]
+)
 
 
 def _pool_trace(trace, per_step, kind, starts):

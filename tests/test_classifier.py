@@ -325,8 +325,7 @@ def test_2d_rows_and_3d_input_give_the_same_model():
     a = ElmanClassifier(n_features_per_step=3, **kwargs).fit(X2, y)
     b = ElmanClassifier(**kwargs).fit(X3, y)
     assert a.n_features_in_ == 18 and b.n_features_in_ == 3
-    # patch_size='auto' reads the 6 steps as one patch of 6 x 3 inputs.
-    assert a.input_weights_.shape == b.input_weights_.shape == (18, 64)
+    assert a.input_weights_.shape == b.input_weights_.shape == (3, 64)
     assert_array_equal(a.input_weights_, b.input_weights_)
     assert_array_equal(a.predict_proba(X2), b.predict_proba(X3))
     # 3D prediction may use another number of steps; 2D must keep the columns.
@@ -712,12 +711,7 @@ def test_pipeline_with_scaler(motif_split):
     # epochs than the default 0.003.
     pipe = make_pipeline(
         StandardScaler(),
-        ElmanClassifier(
-            n_features_per_step=2,
-            patch_size=1,
-            learning_rate_init=0.01,
-            random_state=0,
-        ),
+        ElmanClassifier(n_features_per_step=2, learning_rate_init=0.01, random_state=0),
     )
     pipe.fit(X_train, y_train)
     assert pipe.score(X_test, y_test) > 0.85
@@ -812,17 +806,12 @@ def test_float32_input_keeps_float32_weights_and_outputs(solver, motif_split):
 
 
 def test_elman_beats_an_mlp_on_flattened_rows_when_a_motif_moves():
-    """The motif task needs position-invariant memory, which the MLP lacks.
-
-    Read step by step: patch_size='auto' would read the 30 steps as two patches,
-    each a flat window in which the motif moves (test accuracy .79 there, as the
-    README says).
-    """
+    """The motif task needs position-invariant memory, which the MLP lacks."""
     X, y = motif_task(n=1200, n_steps=30, n_features=3, seed=1)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, random_state=0, stratify=y
     )
-    elman = ElmanClassifier(patch_size=1, random_state=0).fit(X_train, y_train)
+    elman = ElmanClassifier(random_state=0).fit(X_train, y_train)
     mlp = MLPClassifier(random_state=0, max_iter=300).fit(
         X_train.reshape(len(X_train), -1), y_train
     )
@@ -852,7 +841,9 @@ def test_prediction_in_small_chunks_equals_one_pass(stateful, monkeypatch):
 
 def test_predict_log_proba_stays_finite_where_probabilities_underflow():
     X, y = memory_task(n=40)
-    clf = ElmanClassifier(max_iter=3, random_state=0).fit(X.astype(np.float32), y)
+    clf = ElmanClassifier(readout="last", max_iter=3, random_state=0).fit(
+        X.astype(np.float32), y
+    )
     clf.output_weights_ = clf.output_weights_ * 1e4  # very confident outputs
     X32 = X.astype(np.float32)
     proba = clf.predict_proba(X32)

@@ -310,8 +310,9 @@ def test_extra_nan_padding_changes_nothing(spec, extra):
     assert_allclose(final2, final, rtol=1e-13)
     assert_allclose(E.pack(grad2), E.pack(grad), rtol=1e-11, atol=1e-14)
     act, head = spec["activation"], spec["head"]
-    proba, _ = E.forward(params, X, mask, context, act, head=head)
-    proba2, _ = E.forward(params, X_long, mask_long, context, act, head=head)
+    kind = spec["readout"]
+    proba, _ = E.forward(params, X, mask, context, act, head=head, kind=kind)
+    proba2, _ = E.forward(params, X_long, mask_long, context, act, head=head, kind=kind)
     assert_allclose(proba2, proba, rtol=1e-13, atol=1e-15)
 
 
@@ -320,13 +321,14 @@ def test_batch_equals_sequences_one_by_one(spec):
     spec = {**spec, "alpha": 0.0, "weighted": False}
     params, X, mask, Y, _, context, _ = build(spec)
     act, per_step, head = spec["activation"], spec["per_step"], spec["head"]
-    proba, final = E.forward(params, X, mask, context, act, per_step, head)
+    kind = spec["readout"]
+    proba, final = E.forward(params, X, mask, context, act, per_step, head, kind)
     loss, grad, _ = analytic(spec, params, X, mask, Y, None, context)
     losses, grads, counts = [], [], []
     for i in range(X.shape[0]):
         c = None if context is None else context[i : i + 1]
         p_i, f_i = E.forward(
-            params, X[i : i + 1], mask[i : i + 1], c, act, per_step, head
+            params, X[i : i + 1], mask[i : i + 1], c, act, per_step, head, kind
         )
         # atol: identity outputs can cancel to near zero, where rtol alone is 0.
         assert_allclose(p_i[0], proba[i], rtol=1e-12, atol=1e-14)

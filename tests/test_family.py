@@ -524,14 +524,14 @@ def test_auto_batch_size_cuts_an_epoch_into_eight_batches_of_16_to_200_rows(
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 @pytest.mark.parametrize(
-    "n_steps, longest, expected", [(40, 40, 16), (40, 11, 11), (8, 8, 8), (40, 1, 1)]
+    "n_steps, longest, expected", [(70, 70, 16), (70, 64, 16), (70, 63, 1), (8, 8, 1)]
 )
-def test_auto_patch_size_reads_16_steps_at_most_the_longest_sequence(
+def test_auto_patch_size_patches_sequences_of_64_steps_or_more(
     Estimator, n_steps, longest, expected
 ):
     X, y_class, y_value = sequences(n=30, n_steps=n_steps, n_features=2)
     X[:, longest:] = np.nan  # extra end padding does not count
-    X[::3, min(4, longest) :] = np.nan
+    X[::3, 4:] = np.nan
     y = targets_for(Estimator, y_class, y_value)
     model = Estimator(patch_size="auto", max_iter=2, random_state=0).fit(X, y)
     assert model.patch_size_ == expected
@@ -542,7 +542,7 @@ def test_auto_patch_size_reads_16_steps_at_most_the_longest_sequence(
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_auto_patch_size_is_one_step_in_a_stream(Estimator):
-    X, y_class, y_value = sequences(n=30, n_steps=40)
+    X, y_class, y_value = sequences(n=30, n_steps=70)
     y = targets_for(Estimator, y_class, y_value)
     model = Estimator(patch_size="auto", stateful=True, max_iter=2).fit(X, y)
     assert model.patch_size_ == 1
@@ -550,7 +550,7 @@ def test_auto_patch_size_is_one_step_in_a_stream(Estimator):
 
 
 def test_predict_reads_the_patches_fit_chose():
-    X, y, _ = sequences(n=30, n_steps=40)
+    X, y, _ = sequences(n=30, n_steps=70)
     model = ElmanClassifier(patch_size="auto", max_iter=2, random_state=0).fit(X, y)
     proba = model.predict_proba(X)
     # Like every hyper-parameter, a new patch_size applies from the next fit.
