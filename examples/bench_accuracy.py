@@ -15,7 +15,7 @@ Run ``python examples/bench_accuracy.py`` for the five data sets with 3 seeds an
 the grid with a JSON dict of lists, for instance ``--grid '{"readout": ["max"],
 "patch_size": [8, 16]}'``, and ``--elman-params`` sets constructor parameters of both
 Elman models (default and grid; the grid's values win), for instance
-``--elman-params '{"hidden_units": 64, "batch_size": 16}'``, so that candidate
+``--elman-params '{"hidden_units": 128, "batch_size": 16}'``, so that candidate
 defaults can be compared without editing the script. ``--quick`` is a smoke run of
 under a minute on 2 cores: 1 seed, 3-fold CV, the data sets digits and Trace (unless
 ``--datasets`` names others) and, unless ``--grid`` is given, the grid cut to the
@@ -47,6 +47,10 @@ deviation; 1-NN DTW is deterministic and runs once):
 
 * ``ElmanClassifier()`` with its defaults (``random_state=seed``, and the
   ``--elman-params``);
+* the echo-state network ``ElmanClassifier(solver='echo_state', hidden_units=512,
+  alpha=1.0, readout='last_mean_max')`` (``ECHO_STATE`` at the top of the script,
+  over the ``--elman-params``): random input and context weights left untrained and
+  only the output layer fitted, the untrained baseline;
 * ``ElmanClassifier`` tuned by ``GridSearchCV`` with stratified K-fold on the
   training split only (5 folds, shuffled with the seed), refit on the whole training
   split. The grid is ``GRID`` at the top of the script, ``readout`` in {'last',
@@ -61,9 +65,10 @@ deviation; 1-NN DTW is deterministic and runs once):
 Next to each accuracy the table gives the seconds of one fit, mean over the seeds:
 for the grid, of one whole search (every CV fit and the refit), with the CV accuracy
 of the chosen candidate on the training split; for 1-NN DTW, of fitting and scoring.
-On 2 cores, ``--seeds 1 --cv 3 --jobs 1`` took 10.5 minutes (with the package's
-defaults of version 0.1.0.dev0): 5 of them in the grid search on PLAID (100 to 1344
-steps, 32 s per fit of the default model) and 3 in 1-NN DTW on PLAID and ACSF1.
+On 2 cores, ``--seeds 1 --cv 3 --jobs 1`` took 10.5 minutes with the package's
+earlier defaults (32 hidden units, at most 200 epochs, single steps, the last
+state; not measured again since): 5 of them in the grid search on PLAID (100 to
+1344 steps, 32 s per fit of the default model) and 3 in 1-NN DTW on PLAID and ACSF1.
 """
 
 # %%
@@ -116,8 +121,18 @@ DATASETS = {
 }
 QUICK_DATASETS = "digits,Trace"
 MLP_MAX_ITER = 2000
+# The untrained baseline: fixed random weights, the output layer alone fitted on the
+# last, mean and max states; its size and penalty chosen by 3-fold CV on the
+# training splits of the development sets.
+ECHO_STATE = {
+    "solver": "echo_state",
+    "hidden_units": 512,
+    "alpha": 1.0,
+    "readout": "last_mean_max",
+}
 MODELS = {  # key: label in the progress lines and the plot, table header
     "default": ("Elman default", "Elman, defaults"),
+    "echo": ("Elman echo state", "Elman, echo state"),
     "grid": ("Elman grid (CV)", "Elman, grid (CV)"),
     "mlp": ("MLP flattened", "`MLPClassifier`"),
     "dtw": ("1-NN DTW", "1-NN DTW"),
@@ -226,6 +241,11 @@ def for_dtw(X):
 
 def known_params():
     return ElmanClassifier().get_params()
+
+
+def has_echo_state():
+    """Whether the installed ElmanClassifier has solver='echo_state'."""
+    return "spectral_radius" in known_params()
 
 
 def split_known(params):
@@ -378,6 +398,17 @@ def benchmark(name, data, seeds, n_folds, grid, fixed, use_dtw, n_jobs):
     )
     models["default"] = {"scores": scores, "seconds": seconds}
     done("default", began)
+
+    if has_echo_state():
+        began = start("echo", f"{len(seeds)} fit(s) of {ECHO_STATE}")
+        scores, seconds, _ = run_seeds(
+            lambda seed: ElmanClassifier(random_state=seed, **{**fixed, **ECHO_STATE}),
+            seeds,
+            n_jobs,
+            *split,
+        )
+        models["echo"] = {"scores": scores, "seconds": seconds}
+        done("echo", began)
 
     if grid is not None:
         grid, grid_notes = make_grid(grid, n_steps)
@@ -612,7 +643,8 @@ def main(args):
     if not results:
         print("no data set to benchmark")
         return
-    models = ["default"] + (["grid"] if grid is not None else []) + ["mlp"]
+    models = ["default"] + (["echo"] if has_echo_state() else [])
+    models += (["grid"] if grid is not None else []) + ["mlp"]
     models += ["dtw"] if use_dtw else []
     print_table(results, models)
     grid_note = ""
@@ -708,7 +740,7 @@ if __name__ == "__main__":
         type=elman_params_option,
         metavar="JSON",
         help="a JSON dict of ElmanClassifier parameters for both Elman models, e.g. "
-        "'{\"hidden_units\": 64}' (the grid's values win over them)",
+        "'{\"hidden_units\": 128}' (the grid's values win over them)",
     )
     parser.add_argument(
         "--dtw",

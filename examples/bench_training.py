@@ -55,6 +55,8 @@ SIZES = {
 N_CLASSES = 3
 BATCH_SIZE = 64
 LEARNING_RATE = 1e-3
+# The network torch.nn.RNN computes: every step read, the output on the last state.
+SAME_NETWORK = {"patch_size": 1, "readout": "last"}
 
 # The per-call section: features per step, hidden units, steps of the fitting stream.
 PER_CALL_FEATURES = 8
@@ -164,6 +166,7 @@ def time_training(size, torch):
         batch_size=BATCH_SIZE,
         learning_rate_init=LEARNING_RATE,
         random_state=0,
+        **SAME_NETWORK,
     )
     ours.partial_fit(X, y, classes=np.arange(N_CLASSES))  # warm-up epoch
     theirs = None
@@ -245,7 +248,9 @@ def measure_prediction(size, library):
     n_sequences, n_steps, n_features, hidden, _ = SIZES[size]
     X, y = make_data(n_sequences, n_steps, n_features)
     if library == "ours":
-        model = ElmanClassifier(hidden_units=hidden, batch_size=BATCH_SIZE)
+        model = ElmanClassifier(
+            hidden_units=hidden, batch_size=BATCH_SIZE, **SAME_NETWORK
+        )
         model.partial_fit(X[:BATCH_SIZE], y[:BATCH_SIZE], classes=np.arange(3))
         model.predict_proba(X[:BATCH_SIZE])
         data = X

@@ -47,14 +47,17 @@ print(f"{len(X_train)} training and {len(X_test)} test images of 8 x 8 pixels")
 # Every model gets standardised pixels (pixel intensities run from 0 to 16; centred
 # and scaled they keep the tanh hidden units of the Elman network out of saturation).
 # For the Elman network, a little L2 penalty (``alpha``) helps with only about 1300
-# training images, and half the default step size gives a smooth descent; training
-# stops once the loss stops improving.
+# training images, and a step of 0.005 (above the default 0.003) gives a smooth
+# descent; training stops once the loss stops improving. The classifier's default
+# pools the states over the rows (``readout='max'``); this example classifies
+# after the last row, as Elman's network does.
 models = {
     "Elman network": make_pipeline(
         StandardScaler(),
         ElmanClassifier(
             hidden_units=128,
             n_features_per_step=8,
+            readout="last",
             alpha=1e-2,
             learning_rate_init=0.005,
             random_state=0,
@@ -82,10 +85,14 @@ with threadpool_limits(1, user_api="blas"):
 print(f"\n{'model':<20} {'test accuracy':>13} {'fit time (varies)':>18}")
 for name in models:
     print(f"{name:<20} {accuracy[name]:>13.3f} {fit_time[name]:>16.2f} s")
+difference = accuracy["Elman network"] - accuracy["MLP"]
+n_images = round(abs(difference) * len(X_test))
+# A few images either way is what another seed or split moves: call it a tie.
+verdict = "a tie" if n_images <= 5 else ("ahead" if difference > 0 else "behind")
 print(
     f"\nElman network: {accuracy['Elman network']:.3f} test accuracy against "
-    f"{accuracy['MLP']:.3f} for the MLP "
-    f"({accuracy['Elman network'] - accuracy['MLP']:+.3f})."
+    f"{accuracy['MLP']:.3f} for the MLP ({difference:+.3f}, {n_images} of "
+    f"{len(X_test)} test images: {verdict})."
 )
 
 # %%

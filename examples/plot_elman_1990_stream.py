@@ -95,6 +95,9 @@ def train(bptt_steps):
         n_features_per_step=2,  # one row of X is one 2-D point
         hidden_units=4,
         activation="logistic",  # Elman's sigmoid units
+        # Elman's readout, the state after the point, rather than the classifier's
+        # default of pooling a row's states (patch_size='auto' is 1 in a stream).
+        readout="last",
         solver="adam",
         learning_rate_init=0.05,
         batch_size=n_train,

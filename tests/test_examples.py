@@ -138,8 +138,10 @@ def run_bench_accuracy(tmp_path, *args, blocked=()):
 
 def test_bench_accuracy_grid_and_elman_params(tmp_path):
     # A tiny grid (a single value is a list of one) and tiny fixed parameters; the
-    # keys that ElmanClassifier lacks are left out with a note.
-    grid = '{"readout": "max", "no_such_parameter": [1, 2]}'
+    # keys that ElmanClassifier lacks are left out with a note. The grid's value is
+    # not the default readout ('max'), or the grid would hold the default model
+    # alone and the script would skip the search as degenerate.
+    grid = '{"readout": "mean", "no_such_parameter": [1, 2]}'
     params = '{"hidden_units": 4, "max_iter": 5, "not_a_parameter": 1}'
     result = run_bench_accuracy(
         tmp_path, "--datasets", "digits", "--quick", "--no-dtw",
@@ -150,17 +152,19 @@ def test_bench_accuracy_grid_and_elman_params(tmp_path):
     assert "fixed for both models: {'hidden_units': 4, 'max_iter': 5}" in out
     assert "no 'not_a_parameter' parameter; left out" in out
     assert "no 'no_such_parameter' parameter; left out of the grid" in out
-    assert "grid: {'readout': ['max']}" in out
+    assert "grid: {'readout': ['mean']}" in out and "DEGENERATE" not in out
     assert "| data set | train/test | steps | classes | Elman, defaults |" in out
     with open(tmp_path / "results.csv", newline="") as file:
         rows = list(csv.DictReader(file))
     assert [row["model"] for row in rows] == [
         "Elman default",
+        "Elman echo state",
         "Elman grid (CV)",
         "MLP flattened",
     ]
-    default, tuned, _ = rows
-    assert json.loads(tuned["params"]) == [{"readout": "max"}]  # one per seed
+    default, echo_state, tuned, _ = rows
+    assert 0 <= float(echo_state["mean"]) <= 1 and float(echo_state["seconds"]) > 0
+    assert json.loads(tuned["params"]) == [{"readout": "mean"}]  # one per seed
     assert 0 <= float(tuned["cv_mean"]) <= 1 and float(tuned["seconds"]) > 0
     assert float(default["seconds"]) > 0 and default["cv_mean"] == ""
 
