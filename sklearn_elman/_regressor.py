@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -303,6 +304,7 @@ class ElmanRegressor(RegressorMixin, BaseElman):
         targets = y.reshape(-1, 1) if y.ndim == 1 else y
         if not continuing:
             self.n_outputs_ = targets.shape[1]
+            _warn_if_far_from_unit_scale(targets)
         elif targets.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {targets.shape[1]} target(s), but the fitted network has "
@@ -316,6 +318,32 @@ class ElmanRegressor(RegressorMixin, BaseElman):
 
     def _validation_score(self, outputs, targets, weights):
         return float(r2_score(targets, outputs, sample_weight=weights))
+
+
+# Targets whose root mean square lies outside this range are far from the unit
+# scale at which the network's output starts and its steps are sized.
+TARGET_SCALE_RANGE = (1e-2, 10.0)
+
+
+def _warn_if_far_from_unit_scale(targets):
+    """Warn, naming the fix, when the targets are far from unit scale."""
+    if not np.isfinite(targets).all():
+        return  # the divergence check reports what cannot be learnt
+    rms = np.sqrt(np.mean(np.square(targets), axis=0))
+    low, high = TARGET_SCALE_RANGE
+    far = (rms > high) | ((rms < low) & (rms > 0))
+    if far.any():
+        k = int(np.argmax(far))
+        warnings.warn(
+            f"y is far from unit scale (target {k}: mean {targets[:, k].mean():.3g}, "
+            f"standard deviation {targets[:, k].std():.3g}). The network's output "
+            "starts near 0 and each step moves it by about learning_rate_init, so "
+            "such targets are learnt slowly or not at all. Scale them, for example "
+            "with TransformedTargetRegressor(regressor=ElmanRegressor(), "
+            "transformer=StandardScaler()); for forecast, scale the series itself.",
+            UserWarning,
+            stacklevel=7,
+        )
 
 
 def _check_in_range(predictions, method):

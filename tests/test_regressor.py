@@ -1,12 +1,14 @@
 """Tests of ``ElmanRegressor``: targets, solvers, streams and ``forecast``."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.compose import TransformedTargetRegressor
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_elman import ElmanClassifier, ElmanRegressor
@@ -301,3 +303,23 @@ def test_stateful_forecast_starts_from_the_stream_and_does_not_consume_it():
         reg.forecast(None, 3, window=5)
     with pytest.raises(ValueError, match="stateless model has no history"):
         stateless.forecast(None, 3)
+
+
+@pytest.mark.parametrize("level, spread", [(100.0, 10.0), (0.0, 50.0), (0.0, 1e-3)])
+def test_targets_far_from_unit_scale_get_a_warning_that_names_the_fix(level, spread):
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(60, 8))
+    y = level + spread * (X[:, 2] - 0.5 * X[:, 5])
+    with pytest.warns(UserWarning, match="far from unit scale.*TransformedTarget"):
+        ElmanRegressor(max_iter=2).fit(X, y)
+
+
+def test_targets_at_unit_scale_get_no_scale_warning():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(60, 8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)  # after 2 epochs
+        model = ElmanRegressor(max_iter=2).fit(X, 3 * X[:, 2] - 0.5)
+        # A warm start continues the same targets: it does not warn again.
+        model.set_params(warm_start=True).fit(X, 100 + X[:, 2])
