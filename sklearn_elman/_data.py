@@ -553,7 +553,7 @@ class StreamRows(_Rows):
 
         def keep_row_ends(rows, start, trace):
             chunk_starts = starts[:, start : start + trace.hidden.shape[0] - 1]
-            readouts = _elman.readout(trace, True, kind, chunk_starts)
+            readouts = _elman.readout(trace, True, kind, chunk_starts, saturate)
             readout_at_ends[rows] = readouts[row_ends[rows] - start, 0]
 
         context = cls._run(

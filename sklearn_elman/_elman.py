@@ -857,6 +857,7 @@ def readout(
     per_step: bool = False,
     kind: str = "last",
     starts: np.ndarray | None = None,
+    saturate: bool = False,
 ) -> np.ndarray:
     """The readouts the output layer reads.
 
@@ -875,6 +876,12 @@ def readout(
         Per-step readouts only: True at the steps that begin a new segment, over
         which a pooled readout restarts (the rows of a stream). Step 0 always
         begins one; None means one segment per sequence.
+    saturate : bool, default=False
+        Pool states near the end of the floating-point range without overflow:
+        a sum of such states (in 'mean') would overflow to inf, which the
+        output layer turns into NaN. The states are pooled at a power-of-two
+        scale that brings the largest below one (pooling commutes with it,
+        and powers of two change no digit), then scaled back.
 
     Returns
     -------
@@ -882,9 +889,17 @@ def readout(
             (n_steps, n_sequences, n_readout)
         Readouts, time-major in per-step mode, where padded steps repeat the
         readout of the last real step; ``n_readout`` is the entry's ``width``
-        of n_hidden. For 'last', views into ``trace``.
+        of n_hidden. For 'last', views into ``trace`` (unless ``saturate``).
     """
-    return _pool_trace(trace, per_step, kind, starts)[0]
+    if not saturate:
+        return _pool_trace(trace, per_step, kind, starts)[0]
+    _, exponent = np.frexp(np.abs(trace.steps).max(initial=0))
+    scaled = trace._replace(steps=np.ldexp(trace.steps, -exponent))
+    R = _pool_trace(scaled, per_step, kind, starts)[0]
+    # A mean lies within its states' range; rounding may step past its end.
+    big = np.finfo(R.dtype).max
+    with np.errstate(over="ignore"):
+        return np.clip(np.ldexp(R, exponent), -big, big)
 
 
 # --------------------------------------------------------------------------------
@@ -1091,7 +1106,8 @@ def forward(
         Hidden state after the last real step of each sequence.
     """
     trace = run_hidden(params, X, mask, context, activation, saturate)
-    Z = output_layer(params, readout(trace, per_step, kind, starts), saturate)
+    R = readout(trace, per_step, kind, starts, saturate)
+    Z = output_layer(params, R, saturate)
     if per_step:
         Z = Z.transpose(1, 0, 2)
     return HEADS[head].output(Z), trace.final_context()

@@ -663,8 +663,8 @@ def test_context_is_validated_like_the_weights():
 _EXTREME_MODELS = {}
 
 
-def extreme_model(Estimator, activation, dtype, stateful):
-    key = (Estimator, activation, dtype, stateful)
+def extreme_model(Estimator, activation, dtype, stateful, readout):
+    key = (Estimator, activation, dtype, stateful, readout)
     if key not in _EXTREME_MODELS:
         rng = np.random.RandomState(0)
         X = rng.normal(size=(30, 4, 3)).astype(dtype)
@@ -673,7 +673,7 @@ def extreme_model(Estimator, activation, dtype, stateful):
             X, y = X[:, 0], y  # a stream of 30 steps
         model = Estimator(
             activation=activation, stateful=stateful, hidden_units=4, max_iter=3,
-            patch_size=1, random_state=0,
+            patch_size=1, readout=readout, random_state=0,
         )  # fmt: skip
         _EXTREME_MODELS[key] = model.fit(X, y)
     return copy.deepcopy(_EXTREME_MODELS[key])
@@ -685,12 +685,13 @@ def extreme_model(Estimator, activation, dtype, stateful):
     activation=st.sampled_from(list(E.ACTIVATIONS)),
     dtype=st.sampled_from([np.float32, np.float64]),
     stateful=st.booleans(),
+    readout=st.sampled_from(list(E.READOUTS)),
     data=st.data(),
 )
 def test_finite_input_gives_finite_output_at_any_magnitude(
-    Estimator, activation, dtype, stateful, data
+    Estimator, activation, dtype, stateful, readout, data
 ):
-    model = extreme_model(Estimator, activation, dtype, stateful)
+    model = extreme_model(Estimator, activation, dtype, stateful, readout)
     big = float(np.finfo(dtype).max)
     # Magnitudes from ordinary to the end of the range, with mixed signs, so
     # that sums can overflow both ways; a stream long enough to grow.
@@ -732,6 +733,21 @@ def test_finite_input_gives_finite_output_at_any_magnitude(
         assert np.isfinite(states[real]).all()
     if stateful:
         assert np.isfinite(model.context_).all()
+
+
+@pytest.mark.parametrize("readout", list(E.READOUTS))
+@pytest.mark.parametrize("stateful", [False, True])
+def test_pooled_readouts_of_huge_states_stay_finite(readout, stateful):
+    # relu states near the end of the float32 range: their sum overflows, and the
+    # output layer once turned the inf into NaN ('mean', found by hypothesis).
+    model = extreme_model(ElmanClassifier, "relu", np.float32, stateful, readout)
+    row = np.array([[0.0, 0.0, 2.6e38]] * 3, dtype=np.float32)
+    X = row if stateful else row[None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        proba = model.predict_proba(X)
+    assert np.isfinite(proba).all()
+    assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
 
 
 def test_ragged_lists_of_sequences_are_padded():
