@@ -306,6 +306,7 @@ def time_per_call(n_calls=2000, n_blocks=5, warm_up=50):
     ours = ElmanClassifier(
         stateful=True,
         n_features_per_step=n_features,  # one row of X is one time step
+        readout="last",  # a row's only state: pooling it would only cost time
         hidden_units=PER_CALL_HIDDEN,
         max_iter=20,
         random_state=0,
