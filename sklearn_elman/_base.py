@@ -581,6 +581,7 @@ class BaseElman(BaseEstimator):
         targets = targets.astype(dtype, copy=False)
         if weights is not None:
             weights = weights.astype(dtype, copy=False)
+            _check_usable_weights(weights)
 
         shapes = _elman.shapes_of(params)
         theta = _elman.pack(params, out=np.empty(_elman.n_params(shapes), dtype=dtype))
@@ -952,6 +953,29 @@ class BaseElman(BaseEstimator):
                 f"{data.n_rows} distinct rows in {n_iter} iteration(s); training "
                 f"loss = {self.loss_:.8f}"
             )
+
+
+def _check_usable_weights(weights):
+    """Refuse row weights that sum to zero or to inf in the training dtype.
+
+    ``sample_weight`` times ``class_weight``, cast to the dtype of the network:
+    a class weight of zero or float32 underflow can leave every row at zero,
+    and huge weights can overflow the total that normalises the loss.
+    """
+    total = weights.sum()
+    if total > 0 and np.isfinite(total):
+        return
+    if not total > 0:
+        problem = "every row's weight is zero"
+        fix = "Give at least one row a positive weight, or scale the weights up"
+    else:
+        problem = "the weights sum to more than the floating-point range"
+        fix = "Scale the weights down by a common factor"
+    raise ValueError(
+        f"After sample_weight and class_weight, {problem} in {weights.dtype} (the "
+        f"dtype of the network), so the loss cannot be normalised. {fix}: only "
+        "their ratios matter."
+    )
 
 
 def _copy_mutable(value):

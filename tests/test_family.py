@@ -295,6 +295,32 @@ def test_weighted_loss_is_normalised_by_the_sum_of_weights(Estimator):
     assert model.loss_ == pytest.approx(np.sum(weights * per_row) / weights.sum())
 
 
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs", "echo_state"])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("class_weight zero", "every row's weight is zero in float64"),
+        ("float32 underflow", "every row's weight is zero in float32"),
+        ("overflowing sum", "sum to more than the floating-point range"),
+    ],
+)
+def test_weights_that_vanish_or_overflow_in_training_are_clear_errors(
+    solver, case, message
+):
+    X, y, _ = sequences(n=20)
+    model = ElmanClassifier(solver=solver, max_iter=2)
+    weights = None
+    if case == "class_weight zero":
+        model.set_params(class_weight={0: 0.0, 1: 0.0})
+    elif case == "float32 underflow":
+        X, weights = X.astype(np.float32), np.full(20, 1e-300)  # 0 in float32
+    else:
+        weights = np.full(20, 1e308)
+    with pytest.raises(ValueError, match=message):
+        model.fit(X, y, sample_weight=weights)
+    assert not hasattr(model, "input_weights_")
+
+
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_bad_sample_weights_are_clear_errors(Estimator):
     X, y_class, y_value = sequences(n=10)
