@@ -40,8 +40,9 @@ def to_3d(X: np.ndarray, n_features_per_step: int) -> np.ndarray:
         raise ValueError(
             "Expected a 2D array of sequences (one per row) or a 3D array of shape "
             "(n_sequences, n_steps, n_features), got a 1D array instead. Reshape "
-            "your data either using array.reshape(-1, 1) if your data has a single "
-            "feature or array.reshape(1, -1) if it contains a single sample."
+            "your data with array.reshape(1, -1) if it is one univariate sequence "
+            "(one value per step): a row is a whole sequence here, so "
+            "reshape(-1, 1) would make every value a sequence of one step."
         )
     if X.ndim == 3:
         if X.shape[1] == 0 or X.shape[2] == 0:

@@ -323,3 +323,12 @@ def test_targets_at_unit_scale_get_no_scale_warning():
         model = ElmanRegressor(max_iter=2).fit(X, 3 * X[:, 2] - 0.5)
         # A warm start continues the same targets: it does not warn again.
         model.set_params(warm_start=True).fit(X, 100 + X[:, 2])
+
+
+def test_a_1d_series_gets_sequence_advice_from_forecast_and_predict():
+    X, y = delayed_sum_task(n=30)
+    model = ElmanRegressor(max_iter=2, random_state=0).fit(X, y)
+    for call in (lambda: model.forecast(X[0], 3), lambda: model.predict(X[0])):
+        with pytest.raises(ValueError, match=r"reshape\(1, -1\) if it is one") as error:
+            call()
+        assert "Reshape your data" in str(error.value)  # scikit-learn's check
