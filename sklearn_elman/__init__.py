@@ -3,11 +3,12 @@
 from sklearn_elman._classifier import ElmanClassifier
 from sklearn_elman._preprocessing import SequenceScaler
 from sklearn_elman._regressor import ElmanRegressor
-from sklearn_elman._sequences import pad_sequences
+from sklearn_elman._sequences import ChannelFirstWarning, pad_sequences
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "ChannelFirstWarning",
     "ElmanClassifier",
     "ElmanRegressor",
     "SequenceScaler",

@@ -244,13 +244,20 @@ def check_sequences(
     if reset:
         estimator.n_features_in_ = n_columns
         estimator._fitted_ndim = X.ndim
-        if X.ndim == 3 and X.shape[2] > X.shape[1]:
+        layout = (type(estimator).__name__, *X.shape[1:])
+        if _looks_channel_first(estimator, X) and layout not in _WARNED_LAYOUTS:
+            # Once per estimator class and layout: the folds of a cross-validation
+            # (and scikit-learn's own filter resets) would repeat it otherwise.
+            _WARNED_LAYOUTS.add(layout)
             warnings.warn(
-                f"X has shape {X.shape}, read as {X.shape[1]} steps of "
-                f"{X.shape[2]} features each. If it holds (n_sequences, "
-                "n_channels, n_timepoints), as aeon and sktime arrange series, "
-                "transpose it first: X = X.transpose(0, 2, 1).",
-                UserWarning,
+                f"X holds sequences of {X.shape[1]} step(s) of {X.shape[2]} "
+                "features each. If it holds (n_sequences, n_channels, "
+                "n_timepoints), as aeon and sktime arrange series, transpose it "
+                "first: X = X.transpose(0, 2, 1). If the layout is right, silence "
+                "this with warnings.filterwarnings('ignore', "
+                "category=sklearn_elman.ChannelFirstWarning).",
+                ChannelFirstWarning,
+                stacklevel=2,
             )
     else:
         if (
@@ -310,6 +317,28 @@ _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
 def _features(n):
     return f"{n} feature" if n == 1 else f"{n} features"
+
+
+class ChannelFirstWarning(UserWarning):
+    """Warning that 3D input may be channel-first, as aeon and sktime hold series.
+
+    Raised when a 3D ``X`` has many more features per step than steps; silence
+    it with ``warnings.filterwarnings("ignore", category=ChannelFirstWarning)``
+    when the layout is right.
+    """
+
+
+# A 3D X with this many times more features than steps is most likely
+# (n_sequences, n_channels, n_timepoints): series have more steps than channels.
+CHANNEL_FIRST_RATIO = 8
+_WARNED_LAYOUTS: set = set()
+
+
+def _looks_channel_first(estimator, X):
+    """Whether 3D ``X`` is likely channel-first (one step a row is a stream's)."""
+    if X.ndim != 3 or getattr(estimator, "stateful", False):
+        return False
+    return X.shape[2] > CHANNEL_FIRST_RATIO * X.shape[1]
 
 
 def to_patches(

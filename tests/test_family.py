@@ -15,8 +15,15 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
-from sklearn_elman import ElmanClassifier, ElmanRegressor, SequenceScaler, _base
+from sklearn_elman import (
+    ChannelFirstWarning,
+    ElmanClassifier,
+    ElmanRegressor,
+    SequenceScaler,
+    _base,
+)
 from sklearn_elman import _elman as E
+from sklearn_elman import _sequences as sequences_module
 from sklearn_elman._data import SequenceRows, StreamRows
 from sklearn_elman._sequences import to_patches
 
@@ -608,17 +615,52 @@ def test_bagging_without_bootstrap_is_a_seed_ensemble():
     assert_allclose(bag.predict_proba(X), np.mean(probas, axis=0), rtol=1e-8)
 
 
-def test_channel_first_3d_input_is_warned_about_with_the_transpose():
+def test_channel_first_3d_input_is_warned_about_with_the_transpose(monkeypatch):
+    monkeypatch.setattr(sequences_module, "_WARNED_LAYOUTS", set())
     rng = np.random.RandomState(0)
     X = rng.normal(size=(20, 3, 50))  # (n, channels, timepoints), as aeon holds it
     y = np.arange(20) % 2
     for model in (ElmanClassifier(max_iter=1), SequenceScaler()):
-        with pytest.warns(UserWarning, match=r"X.transpose\(0, 2, 1\)"):
+        with pytest.warns(ChannelFirstWarning, match=r"X.transpose\(0, 2, 1\)"):
             model.fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
         ElmanClassifier(max_iter=1).fit(X.transpose(0, 2, 1), y)
+
+
+@pytest.mark.parametrize(
+    "shape, stateful",
+    [((20, 5, 20), False), ((20, 8, 8), False), ((20, 1, 30), True)],
+)
+def test_legitimate_short_or_streamed_3d_input_is_not_warned_about(shape, stateful):
+    # Short sequences of many features, and rows of one step in a stream.
+    X = np.random.RandomState(0).normal(size=shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ElmanClassifier(stateful=stateful, max_iter=1).fit(X, np.arange(20) % 2)
+
+
+def test_the_channel_first_warning_is_shown_once_across_folds_and_can_be_silenced(
+    monkeypatch,
+):
+    from sklearn.model_selection import cross_val_score
+
+    monkeypatch.setattr(sequences_module, "_WARNED_LAYOUTS", set())
+    X = np.random.RandomState(0).normal(size=(30, 2, 60))
+    y = np.arange(30) % 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # Python's own: once per message
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cross_val_score(ElmanClassifier(max_iter=1), X, y, cv=3)
+    assert sum(issubclass(w.category, ChannelFirstWarning) for w in caught) == 1
+    monkeypatch.setattr(sequences_module, "_WARNED_LAYOUTS", set())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", category=ChannelFirstWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ElmanClassifier(max_iter=1).fit(X, y)
 
 
 def test_feature_count_errors_use_the_singular():
