@@ -111,17 +111,22 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : SequenceScaler
             The fitted scaler.
         """
-        X3, mask = check_sequences(
-            self, X, reset=True, n_features_per_step=self.n_features_per_step
-        )
-        steps = X3.reshape(-1, X3.shape[2]) if mask is None else X3[mask]
-        # Accumulate in float64: float32 sums over many steps lose digits.
-        steps = steps.astype(np.float64)
-        self.mean_ = steps.mean(axis=0) if self.with_mean else np.zeros(X3.shape[2])
-        scale = steps.std(axis=0) if self.with_std else np.ones(X3.shape[2])
-        # A constant channel is left unscaled, as StandardScaler does.
-        tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(self.mean_), 1)
-        self.scale_ = np.where(scale < tiny, 1.0, scale)
+        # A refit that fails or is interrupted leaves the scaler as it was:
+        # validation already records the new input's width and names.
+        saved = dict(self.__dict__)
+        try:
+            X3, mask = check_sequences(
+                self, X, reset=True, n_features_per_step=self.n_features_per_step
+            )
+            steps = X3.reshape(-1, X3.shape[2]) if mask is None else X3[mask]
+            mean, scale = _channel_mean_and_scale(steps)
+            self.__dict__.update(
+                mean_=mean if self.with_mean else np.zeros(X3.shape[2]),
+                scale_=scale if self.with_std else np.ones(X3.shape[2]),
+            )
+        except BaseException:
+            self.__dict__ = saved
+            raise
         return self
 
     @fill_doc
@@ -175,3 +180,23 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if ndim == 2:
             return result.reshape(X3.shape[0], -1)
         return result
+
+
+def _channel_mean_and_scale(steps):
+    """Mean and standard deviation of each column of ``steps``, overflow-free.
+
+    Each column is first divided by a power of two that brings its largest
+    magnitude to about one (exact: powers of two change no digit), so that
+    squares cannot overflow however large the values; the statistics are
+    computed in float64 and scaled back. A column indistinguishable from a
+    constant (scikit-learn's ``StandardScaler`` rule, from the error bound of the
+    two-pass variance) gets scale 1 and is left unscaled.
+    """
+    _, exponent = np.frexp(np.abs(steps).max(axis=0, initial=0))
+    unit = np.ldexp(steps.astype(np.float64), -exponent)
+    mean, var = unit.mean(axis=0), unit.var(axis=0)
+    eps = np.finfo(np.float64).eps
+    n = unit.shape[0]
+    constant = var <= n * eps * var + (n * mean * eps) ** 2
+    scale = np.where(constant, 1.0, np.ldexp(np.sqrt(var), exponent))
+    return np.ldexp(mean, exponent), scale

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from sklearn_elman import ElmanClassifier, SequenceScaler
 
@@ -90,3 +91,48 @@ def test_in_a_pipeline_before_the_network():
     )
     model.fit(X, y)
     assert model.score(X, y) > 0.8
+
+
+@pytest.mark.parametrize("magnitude", [1e155, 1e300, 1e-300])
+def test_channels_near_either_end_of_the_float_range_are_scaled_soundly(magnitude):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(20, 6, 2))
+    X[:, :, 0] *= magnitude
+    X[::2, 4:] = np.nan
+    scaler = SequenceScaler().fit(X)
+    assert np.isfinite(scaler.scale_).all() and (scaler.scale_ > 0).all()
+    scaled = scaler.transform(X)
+    assert_allclose(np.nanmean(scaled, axis=(0, 1)), 0, atol=1e-12)
+    assert_allclose(np.nanstd(scaled, axis=(0, 1)), 1, rtol=1e-12)
+    assert_allclose(scaler.inverse_transform(scaled), X, rtol=1e-12)
+
+
+def test_a_tiny_but_real_spread_is_scaled_as_standard_scaler_scales_it():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 5, 2)) * [1e-16, 1.0]  # channel 0: std 1e-16
+    X[:, :, 1] += 7.0
+    steps = X.reshape(-1, 2)
+    reference = StandardScaler().fit(steps)
+    scaler = SequenceScaler().fit(X)
+    assert_allclose(scaler.scale_, reference.scale_, rtol=1e-12)
+    assert_allclose(scaler.mean_, reference.mean_, rtol=1e-12, atol=1e-30)
+    # A truly constant channel is still left unscaled.
+    X[:, :, 1] = 7.0
+    assert SequenceScaler().fit(X).scale_[1] == 1.0
+
+
+def test_a_refused_refit_leaves_the_scaler_as_it_was():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(10, 4, 2))
+    scaler = SequenceScaler().fit(X)
+    before = {key: np.copy(value) for key, value in vars(scaler).items()}
+    bad = rng.normal(size=(10, 4, 3))
+    bad[0, 0, 0] = np.inf
+    with pytest.raises(ValueError):
+        scaler.fit(bad)
+    assert vars(scaler).keys() == before.keys()
+    for key, value in before.items():
+        assert_array_equal(getattr(scaler, key), value)
+    scaler.transform(X)  # still the 2-channel scaler
+    with pytest.raises(ValueError, match="3 features"):
+        scaler.transform(bad)
