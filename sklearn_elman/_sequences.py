@@ -382,8 +382,16 @@ def to_patches(
 
 
 def _is_ragged(X):
-    lengths = {len(row) if hasattr(row, "__len__") else -1 for row in X}
-    return len(lengths) > 1
+    """Whether a list of sequences needs padding: its rows differ in shape.
+
+    Lengths that differ, and also equal lengths read as (T,) in one row and
+    (T, 1) in another, which pad_sequences stacks and numpy cannot.
+    """
+    try:
+        shapes = {np.shape(row) if hasattr(row, "__len__") else None for row in X}
+    except ValueError:  # a row that is itself ragged: pad_sequences says so
+        return True
+    return len(shapes) > 1
 
 
 def pad_sequences(sequences, dtype=np.float64):

@@ -168,3 +168,11 @@ def test_shortcut_is_not_taken_where_validate_data_has_work_to_do():
 def test_pad_sequences_refuses_a_dtype_that_cannot_hold_nan(dtype):
     with pytest.raises(ValueError, match=r"cannot hold the NaN that marks padding"):
         pad_sequences([[1, 2, 3], [4, 5]], dtype=dtype)
+
+
+def test_a_list_mixing_steps_of_shape_t_and_t_1_is_one_rule_with_pad_sequences():
+    X = [np.arange(5.0), np.arange(5.0)[:, None], np.ones(5)]  # equal lengths
+    y = [0, 1, 0]
+    as_list = ElmanClassifier(max_iter=2, random_state=0).fit(X, y)
+    padded = ElmanClassifier(max_iter=2, random_state=0).fit(pad_sequences(X), y)
+    assert_array_equal(as_list.predict_proba(X), padded.predict_proba(pad_sequences(X)))
