@@ -58,6 +58,8 @@ PARAM_NAMES = _elman.ElmanParams._fields
 # patch_size='auto': patches of 16 steps for sequences of at least 64 steps (4
 # patches), chosen on real and synthetic series (see the README).
 AUTO_PATCH_STEPS = 16
+# An epoch's loss this many times the first epoch's is a divergence in all but name.
+EXPLODED_LOSS_RATIO = 100.0
 AUTO_PATCH_MIN_STEPS = 64
 
 
@@ -809,6 +811,8 @@ class BaseElman(BaseEstimator):
             self._keep_context(context)
             return
         self._keep_best_epoch(theta, params, train, start_context, loss_options)
+        if not diverged:
+            self._warn_if_exploded()
         # The state the fitted network reaches after reading X.
         self._keep_context(data.context_after(params, start_context, self.activation))
 
@@ -863,6 +867,28 @@ class BaseElman(BaseEstimator):
             f"Training diverged: the loss became infinite or NaN in epoch {epoch}. "
             f"Stopped, and kept the weights of epoch {kept_epoch}, the best "
             f"finite one. {advice}",
+            ConvergenceWarning,
+        )
+
+    def _warn_if_exploded(self):
+        """Warn when an epoch's loss grew orders of magnitude above the first's.
+
+        Such a loss is finite, so the fit goes on and keeps its best epoch, but
+        a step that large is a divergence in all but name.
+        """
+        curve = np.asarray(self.loss_curve_[-self.n_iter_ :])
+        if not len(curve) or not curve[0] > 0:
+            return
+        worst = int(np.argmax(curve))
+        if curve[worst] < EXPLODED_LOSS_RATIO * curve[0]:
+            return
+        warnings.warn(
+            f"Training loss exploded: epoch {worst + 1} had a loss of "
+            f"{curve[worst]:.3g}, {curve[worst] / curve[0]:.3g} times the first "
+            f"epoch's {curve[0]:.3g}. The weights of epoch {self.best_epoch_} are "
+            f"kept. Lower learning_rate_init (now {self.learning_rate_init}), keep "
+            f"max_grad_norm on (now {self.max_grad_norm}), or scale the input "
+            "(for example with SequenceScaler).",
             ConvergenceWarning,
         )
 

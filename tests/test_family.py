@@ -706,6 +706,30 @@ def test_divergence_is_an_error_or_a_warning_never_a_nan_model(stateful):
         assert np.isfinite(model.context_).all()
 
 
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_a_loss_that_explodes_without_overflowing_is_warned_about(Estimator):
+    X, y_class, y_value = sequences(n=60)
+    y = targets_for(Estimator, y_class, y_value)
+    model = Estimator(
+        solver="sgd", learning_rate_init=10, activation="identity", max_iter=30,
+        random_state=0,
+    )  # fmt: skip
+    with pytest.warns(ConvergenceWarning, match="Training loss exploded") as caught:
+        model.fit(X, y)
+    message = next(str(w.message) for w in caught if "exploded" in str(w.message))
+    assert f"weights of epoch {model.best_epoch_} are kept" in message
+    assert "learning_rate_init (now 10)" in message
+    assert max(model.loss_curve_) >= 100 * model.loss_curve_[0]
+
+
+def test_a_steady_fit_is_not_warned_about_an_explosion():
+    X, y, _ = sequences(n=60)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ElmanClassifier(max_iter=30, random_state=0).fit(X, y)
+    assert not any("exploded" in str(w.message) for w in caught)
+
+
 def test_lbfgs_on_huge_input_raises_and_leaves_the_estimator():
     X, y, _ = sequences(n=30)
     model = ElmanRegressor(solver="lbfgs", activation="identity", max_iter=20)
