@@ -676,6 +676,7 @@ class BaseElman(BaseEstimator):
         params = _elman.unpack(theta, shapes)
         optimizer = self._stochastic_optimizer(theta, incremental)
         early_stopping = self.early_stopping and not incremental
+        self._continue_the_records(early_stopping)
         random_state = check_random_state(self.random_state)
         if early_stopping:
             train, validation = data.split(self.validation_fraction, random_state)
@@ -815,6 +816,20 @@ class BaseElman(BaseEstimator):
             self._warn_if_exploded()
         # The state the fitted network reaches after reading X.
         self._keep_context(data.context_after(params, start_context, self.activation))
+
+    def _continue_the_records(self, early_stopping):
+        """Make the records of a previous fit fit this one's stopping rule.
+
+        A warm start or partial_fit may follow a fit with the other setting of
+        early_stopping, which left best_loss_ None or no validation curves.
+        """
+        if early_stopping:
+            self.best_loss_ = None  # as after any fit with early stopping
+            if self.validation_scores_ is None:
+                self.validation_scores_, self.validation_loss_curve_ = [], []
+                self.best_validation_score_ = -np.inf
+        elif self.best_loss_ is None:
+            self.best_loss_ = np.inf
 
     def _epoch_rank(self, loss, score=None, validation_loss=np.inf):
         """Sort key of an epoch for the weights fit keeps (lower is better).

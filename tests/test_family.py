@@ -441,6 +441,20 @@ def test_fit_keeps_the_weights_of_its_lowest_loss_epoch(Estimator):
         assert_array_equal(getattr(spiky, name + "_"), getattr(replay, name + "_"))
 
 
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_switching_early_stopping_between_fits_continues_the_records(Estimator):
+    X, y_class, y_value = sequences(n=60)
+    y = targets_for(Estimator, y_class, y_value)
+    model = Estimator(early_stopping=True, max_iter=3, random_state=0).fit(X, y)
+    model.set_params(early_stopping=False).partial_fit(X, y)
+    assert model.best_loss_ == model.loss_ and model.n_iter_ == 1
+    model.set_params(warm_start=True).fit(X, y)
+    assert np.isfinite(model.best_loss_)
+    model.set_params(early_stopping=True).fit(X, y)
+    # The validation records go on across warm starts, as the loss curve does.
+    assert len(model.validation_scores_) == 6 and model.best_loss_ is None
+
+
 def test_early_stopping_records_the_validation_loss_curve():
     X, y_class, y_value = sequences(n=80)
     for Estimator, y in ((ElmanClassifier, y_class), (ElmanRegressor, y_value)):
