@@ -16,7 +16,13 @@ from sklearn_elman._base import BaseElman, stochastic_solver
 from sklearn_elman._data import row_starts
 from sklearn_elman._docstring import fill_doc
 from sklearn_elman._runtime import computation_settings
-from sklearn_elman._sequences import compact_stream, sequence_lengths, to_3d
+from sklearn_elman._sequences import (
+    _is_ragged,
+    compact_stream,
+    pad_sequences,
+    sequence_lengths,
+    to_3d,
+)
 
 
 @fill_doc
@@ -222,16 +228,21 @@ class ElmanRegressor(RegressorMixin, BaseElman):
             X3 = np.empty((1, 0, n_features), dtype=params.input_weights.dtype)
             mask = starts = None
         else:
-            # A history may be of any length, 2D rows included: read them as steps.
-            X = check_array(
-                X,
-                ensure_2d=False,
-                allow_nd=True,
-                dtype=(np.float64, np.float32),
-                ensure_all_finite=False,
-            )
-            if X.ndim == 2:
-                X = to_3d(X, self.n_features_per_step)
+            if isinstance(X, list | tuple) and _is_ragged(X):
+                X = pad_sequences(X)
+            if not hasattr(X, "columns"):
+                # A history may be of any length, 2D rows included: read them
+                # as steps. (A DataFrame is validated as predict validates it,
+                # its column names included.)
+                X = check_array(
+                    X,
+                    ensure_2d=False,
+                    allow_nd=True,
+                    dtype=(np.float64, np.float32),
+                    ensure_all_finite=False,
+                )
+                if X.ndim == 2:
+                    X = to_3d(X, self.n_features_per_step)
             X3, mask = self._validate_X(X, reset=False)
             params = self._fitted_params(X3.dtype)
             X3 = X3.astype(params.input_weights.dtype, copy=False)
@@ -278,7 +289,16 @@ class ElmanRegressor(RegressorMixin, BaseElman):
                 f"{n_exogenous} exogenous feature(s) of the next steps as X_future, "
                 f"of shape (n_sequences, n_steps, {n_exogenous})."
             )
-        future = np.asarray(X_future, dtype=float)
+        if isinstance(X_future, list | tuple) and _is_ragged(X_future):
+            X_future = pad_sequences(X_future)  # its padding is then refused
+        future = check_array(
+            X_future,
+            ensure_2d=False,
+            allow_nd=True,
+            dtype=np.float64,
+            ensure_all_finite=False,
+            input_name="X_future",
+        )
         if future.ndim == 2 and n_exogenous == 1:
             future = future[:, :, None]
         expected = (n_sequences, n_steps, n_exogenous)

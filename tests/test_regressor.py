@@ -11,7 +11,7 @@ from sklearn.compose import TransformedTargetRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_elman import ElmanClassifier, ElmanRegressor
+from sklearn_elman import ElmanClassifier, ElmanRegressor, pad_sequences
 from sklearn_elman import _elman as E
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -332,3 +332,36 @@ def test_a_1d_series_gets_sequence_advice_from_forecast_and_predict():
         with pytest.raises(ValueError, match=r"reshape\(1, -1\) if it is one") as error:
             call()
         assert "Reshape your data" in str(error.value)  # scikit-learn's check
+
+
+def test_forecast_validates_its_history_and_x_future_as_predict_validates_x():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 6))
+    names = [f"t{i}" for i in range(6)]
+    model = ElmanRegressor(max_iter=2, random_state=0)
+    model.fit(pd.DataFrame(X, columns=names), 0.5 * X[:, -1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ahead = model.forecast(pd.DataFrame(X[:2], columns=names), 3)
+    assert_allclose(ahead, model.forecast(X[:2], 3))
+    with pytest.raises(ValueError, match="feature names should match"):
+        model.forecast(pd.DataFrame(X[:2], columns=[n + "x" for n in names]), 3)
+    # Exogenous inputs: complex values are refused, not silently made real.
+    X3 = rng.normal(size=(40, 6, 2))
+    model = ElmanRegressor(max_iter=2, random_state=0).fit(X3, X3[:, -1, 0])
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        model.forecast(X3[:2], 3, X_future=np.full((2, 3), 1 + 1j))
+
+
+def test_forecast_takes_the_ragged_lists_that_predict_takes():
+    rng = np.random.RandomState(0)
+    X3 = rng.normal(size=(40, 6, 2))
+    model = ElmanRegressor(max_iter=2, random_state=0).fit(X3, X3[:, -1, 0])
+    ragged = [X3[0], X3[1, :3]]
+    future = np.ones((2, 4))
+    assert_array_equal(
+        model.forecast(ragged, 4, X_future=future),
+        model.forecast(pad_sequences(ragged), 4, X_future=future),
+    )
