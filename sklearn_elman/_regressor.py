@@ -322,6 +322,7 @@ class ElmanRegressor(RegressorMixin, BaseElman):
     def _encode_targets(self, y, continuing, incremental):
         y = np.asarray(y, dtype=float)
         targets = y.reshape(-1, 1) if y.ndim == 1 else y
+        _check_learnable(targets)
         if not continuing:
             self.n_outputs_ = targets.shape[1]
             _warn_if_far_from_unit_scale(targets)
@@ -338,6 +339,27 @@ class ElmanRegressor(RegressorMixin, BaseElman):
 
     def _validation_score(self, outputs, targets, weights):
         return float(r2_score(targets, outputs, sample_weight=weights))
+
+
+def _check_learnable(targets):
+    """Refuse targets that no training can fit, naming them (not the step size)."""
+    bad_rows = np.flatnonzero(~np.isfinite(targets).all(axis=1))
+    if bad_rows.size:
+        raise ValueError(
+            f"y is NaN or infinite in row(s) {bad_rows[:5].tolist()}"
+            f"{' and more' if bad_rows.size > 5 else ''} (a None in an object "
+            "array becomes NaN): every target must be a finite number."
+        )
+    # Beyond this, half the squared error of a prediction near 0 overflows.
+    limit = np.sqrt(np.finfo(np.float64).max) / 2
+    largest = float(np.abs(targets).max(initial=0))
+    if largest > limit:
+        raise ValueError(
+            f"y reaches {largest:.3g}, so large that its squared error overflows "
+            "float64 and no training can fit it. Scale the targets, for example "
+            "with TransformedTargetRegressor(regressor=ElmanRegressor(), "
+            "transformer=StandardScaler())."
+        )
 
 
 # Targets whose root mean square lies outside this range are far from the unit

@@ -365,3 +365,14 @@ def test_forecast_takes_the_ragged_lists_that_predict_takes():
         model.forecast(ragged, 4, X_future=future),
         model.forecast(pad_sequences(ragged), 4, X_future=future),
     )
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs", "echo_state"])
+def test_targets_that_no_training_can_fit_are_named(solver):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(20, 5))
+    with_none = np.array([1.0] * 19 + [None], dtype=object)
+    with pytest.raises(ValueError, match=r"y is NaN or infinite in row\(s\) \[19\]"):
+        ElmanRegressor(solver=solver, max_iter=3).fit(X, with_none)
+    with pytest.raises(ValueError, match="y reaches 1e\\+307.*Scale the targets"):
+        ElmanRegressor(solver=solver, max_iter=3).fit(X, np.full(20, 1e307))
