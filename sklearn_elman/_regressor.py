@@ -8,12 +8,13 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
+from sklearn.utils import gen_batches
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from sklearn_elman import _elman
 from sklearn_elman._base import BaseElman, stochastic_solver
-from sklearn_elman._data import row_starts
+from sklearn_elman._data import row_starts, steps_per_chunk
 from sklearn_elman._docstring import fill_doc
 from sklearn_elman._runtime import computation_settings
 from sklearn_elman._sequences import (
@@ -254,21 +255,29 @@ class ElmanRegressor(RegressorMixin, BaseElman):
                 X3, mask = steps[None], None
                 starts = row_starts(row_ends, len(steps))[None]
         future = self._check_future(X_future, X3.shape[0], n_steps, n_features)
+        context = self._context(params)[None] if self.stateful else None
+        # Independent histories are forecast in chunks of rows, in the memory
+        # that prediction takes (a stream is a single row).
+        n_seq = X3.shape[0]
+        per_row = X3.shape[1] + n_steps + 1
+        chunk = max(1, steps_per_chunk(params, X3.dtype.itemsize) // per_row)
+        predictions = np.empty((n_seq, n_steps, n_targets), dtype=X3.dtype)
         # Overflow (judged below) is an error, not a warning and a NaN.
         with computation_settings(self.blas_threads), np.errstate(all="ignore"):
-            predictions = _roll_forward(
-                params,
-                X3,
-                mask,
-                self._context(params)[None] if self.stateful else None,
-                future,
-                n_steps,
-                n_targets,
-                self.activation,
-                window,
-                self.readout,
-                starts,
-            )
+            for rows in gen_batches(n_seq, chunk):
+                predictions[rows] = _roll_forward(
+                    params,
+                    X3[rows],
+                    None if mask is None else mask[rows],
+                    context,
+                    None if future is None else future[rows],
+                    n_steps,
+                    n_targets,
+                    self.activation,
+                    window,
+                    self.readout,
+                    starts,
+                )
         _check_in_range(predictions, "forecast")
         return predictions[:, :, 0] if n_targets == 1 else predictions
 
@@ -458,8 +467,11 @@ def _roll_forward(
     ends = lengths.copy()
     for step in range(n_steps):
         starts = np.maximum(ends - window, 0)
-        # Gather each row's last `window` real steps, left-aligned, NaN-padded.
-        offsets = starts[:, None] + np.arange(window)[None, :]
+        # Gather each row's last `window` real steps, left-aligned, NaN-padded;
+        # no wider than the longest of them, so that a window beyond the
+        # history runs no steps of padding.
+        width = int(min(window, ends.max()))
+        offsets = starts[:, None] + np.arange(width)[None, :]
         real = offsets < ends[:, None]
         recent = history[rows[:, None], np.minimum(offsets, history.shape[1] - 1)]
         recent[~real] = np.nan

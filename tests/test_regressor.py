@@ -376,3 +376,41 @@ def test_targets_that_no_training_can_fit_are_named(solver):
         ElmanRegressor(solver=solver, max_iter=3).fit(X, with_none)
     with pytest.raises(ValueError, match="y reaches 1e\\+307.*Scale the targets"):
         ElmanRegressor(solver=solver, max_iter=3).fit(X, np.full(20, 1e307))
+
+
+def test_forecast_in_chunks_of_rows_equals_one_pass(monkeypatch):
+    from sklearn_elman import _data
+
+    X, y = delayed_sum_task(n=30)
+    model = ElmanRegressor(max_iter=2, random_state=0).fit(X, X[:, -1])
+    whole = model.forecast(X, 4)
+    windowed = model.forecast(X, 4, window=6)
+    rows_read = []
+    run_hidden = E.run_hidden
+
+    def recording(params, X3, *args, **kwargs):
+        rows_read.append(X3.shape[0])
+        return run_hidden(params, X3, *args, **kwargs)
+
+    monkeypatch.setattr(E, "run_hidden", recording)
+    monkeypatch.setattr(_data, "PREDICT_CHUNK_BYTES", 1)  # one row a chunk
+    assert_allclose(model.forecast(X, 4), whole, rtol=1e-12)
+    assert_allclose(model.forecast(X, 4, window=6), windowed, rtol=1e-12)
+    assert set(rows_read) == {1}
+
+
+def test_a_window_beyond_the_history_runs_no_steps_of_padding(monkeypatch):
+    X, y = delayed_sum_task(n=30)
+    model = ElmanRegressor(max_iter=2, random_state=0).fit(X, X[:, -1])
+    history = X[:3, :5]
+    expected = model.forecast(history, 3, window=8)  # 8: every step of it
+    widths = []
+    run_hidden = E.run_hidden
+
+    def recording(params, X3, *args, **kwargs):
+        widths.append(X3.shape[1])
+        return run_hidden(params, X3, *args, **kwargs)
+
+    monkeypatch.setattr(E, "run_hidden", recording)
+    assert_allclose(model.forecast(history, 3, window=10_000), expected, rtol=1e-12)
+    assert max(widths) <= 5 + 2  # the history and the forecasts fed back
