@@ -12,6 +12,7 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils._param_validation import Interval
+from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.validation import check_is_fitted
 
 from sklearn_elman._docstring import fill_doc
@@ -19,7 +20,11 @@ from sklearn_elman._sequences import check_sequences
 
 
 @fill_doc
-class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+# set_output wraps transform's output in a DataFrame, which cannot hold 3D
+# sequences: the scaler wraps its 2D output itself and returns 3D as arrays.
+class SequenceScaler(
+    OneToOneFeatureMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+):
     """Standardise each channel of sequences over all real steps.
 
     A channel is one feature of a step. Its mean and standard deviation are
@@ -141,11 +146,36 @@ class SequenceScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X_scaled : ndarray of the shape of ``X``
+        X_scaled : ndarray or DataFrame of the shape of ``X``
             The scaled sequences in the layout of ``X`` (2D or 3D), NaN padding
-            kept, in the floating dtype of ``X``.
+            kept, in the floating dtype of ``X``. 2D output follows
+            ``set_output`` (a DataFrame under ``transform_output="pandas"``);
+            3D output is always an array, which a DataFrame cannot hold.
         """
-        return self._apply(X, lambda steps, mean, scale: (steps - mean) / scale)
+        scaled = self._apply(X, lambda steps, mean, scale: (steps - mean) / scale)
+        if scaled.ndim == 3:
+            return scaled  # whatever set_output asks: a DataFrame is 2D
+        return _wrap_data_with_container("transform", scaled, X, self)
+
+    @fill_doc
+    def fit_transform(self, X, y=None):
+        """Fit to ``X``, then standardise it.
+
+        Parameters
+        ----------
+        {X}
+            Training sequences, one per row, NaN-padded at the end.
+
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        X_scaled : ndarray or DataFrame of the shape of ``X``
+            As :meth:`transform` returns it.
+        """
+        # Not TransformerMixin's, whose set_output wrapping cannot hold 3D.
+        return self.fit(X).transform(X)
 
     @fill_doc
     def inverse_transform(self, X):
@@ -200,3 +230,7 @@ def _channel_mean_and_scale(steps):
     constant = var <= n * eps * var + (n * mean * eps) ** 2
     scale = np.where(constant, 1.0, np.ldexp(np.sqrt(var), exponent))
     return np.ldexp(mean, exponent), scale
+
+
+# set_output (and the global transform_output) apply to transform, wrapped above.
+SequenceScaler._sklearn_auto_wrap_output_keys = {"transform"}

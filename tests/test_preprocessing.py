@@ -136,3 +136,20 @@ def test_a_refused_refit_leaves_the_scaler_as_it_was():
     scaler.transform(X)  # still the 2-channel scaler
     with pytest.raises(ValueError, match="3 features"):
         scaler.transform(bad)
+
+
+def test_pandas_output_keeps_3d_sequences_as_arrays_and_wraps_2d_rows():
+    pd = pytest.importorskip("pandas")
+    import sklearn
+
+    X = padded_sequences()
+    y = np.arange(len(X)) % 2
+    with sklearn.config_context(transform_output="pandas"):
+        scaled = SequenceScaler().fit_transform(X)
+        assert isinstance(scaled, np.ndarray) and scaled.shape == X.shape
+        rows = SequenceScaler(n_features_per_step=2).fit_transform(X.reshape(30, -1))
+        assert isinstance(rows, pd.DataFrame) and rows.shape == (30, 14)
+        pipe = make_pipeline(SequenceScaler(), ElmanClassifier(max_iter=2))
+        assert pipe.fit(X, y).predict(X).shape == (30,)
+    local = SequenceScaler().set_output(transform="pandas").fit(X)
+    assert isinstance(local.transform(X), np.ndarray)
