@@ -165,13 +165,15 @@ _blas_found = None  # [(library, its count before the first caller, if changed)]
 
 def _set_blas_threads(settings):
     for library, n_threads in settings:
-        library.set_num_threads(n_threads)
-        # threadpoolctl lets only one thread at a time change OpenBLAS, the
-        # first to try; give that role back, or a thread of ours could keep it
-        # and silently void the user's later limits (threadpoolctl >= 3.6).
-        release = getattr(library, "clear_controlling_thread", None)
-        if release is not None:
-            release()
+        # threadpoolctl (>= 3.6) lets only one thread at a time change OpenBLAS,
+        # and takes a lock of its own to choose it: an interrupt there leaves
+        # that lock held, and every later call, our cleanup included, would
+        # wait for it forever. Our own lock already serialises our changes, so
+        # the count is set directly, without that lock and without making a
+        # thread of ours the controlling one (which would void the user's later
+        # limits).
+        setter = getattr(library, "_real_set_num_threads", library.set_num_threads)
+        setter(n_threads)
 
 
 def _enter_blas_limit(token, blas_threads):

@@ -311,3 +311,32 @@ def test_only_calls_with_work_enough_to_matter_change_the_settings(
     assert _runtime.work_of(clf._fitted_params(), step[None]) < _runtime.SMALL_WORK
     clf.predict_proba(step)  # one step of the stream: computed as it is
     assert seen and all(threads == {2} for threads in seen)
+
+
+def test_a_lock_that_threadpoolctl_left_held_blocks_no_call():
+    """An interrupt inside threadpoolctl's ``with lock:`` leaves its lock held."""
+    import threading
+
+    import threadpoolctl
+
+    shared = getattr(threadpoolctl, "OpenBLASController", None)
+    if shared is None or not hasattr(shared, "_SHARED_STATE"):
+        pytest.skip("this threadpoolctl has no OpenBLAS controlling-thread lock")
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(400, 30, 8)), np.arange(400) % 2
+    model = ElmanClassifier(max_iter=1, random_state=0).fit(X[:50], y[:50])
+    state = shared._SHARED_STATE
+    saved = state.controlling_thread
+    state.controlling_thread = None
+    state.lock.acquire()
+    try:
+        done = []
+        worker = threading.Thread(
+            target=lambda: done.append(model.predict_proba(X)), daemon=True
+        )
+        worker.start()
+        worker.join(timeout=30)
+        assert done, "predict_proba waited for threadpoolctl's lock"
+    finally:
+        state.lock.release()
+        state.controlling_thread = saved
