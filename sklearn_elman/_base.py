@@ -314,8 +314,7 @@ class BaseElman(BaseEstimator):
                 (params, X3, mask, self._context(params), self.activation),
                 lambda result: np.isfinite(result[real]).all(),
             )
-        self._keep_context(context)
-        return states
+        return self._advance_stream(context, states)
 
     # ----------------------------------------------------------------------------
     # Modes, parameters and the stream state
@@ -369,6 +368,23 @@ class BaseElman(BaseEstimator):
                 "reset_context() to start a new stream."
             )
         return context.astype(params.context_weights.dtype, copy=False)
+
+    def _advance_stream(self, context, result):
+        """Keep the context a prediction left, and return ``result``.
+
+        An interrupt before the call has returned puts the stream back where it
+        was: a prediction that raises has not advanced the stream.
+        """
+        if context is None:
+            return result  # independent rows leave no stream behind
+        saved = self.__dict__.get("context_")
+        try:
+            self._keep_context(context)
+            return result
+        except BaseException:
+            if saved is not None:
+                self.context_ = saved
+            raise
 
     def _keep_context(self, context):
         """Store the context a stream mode left (independent rows leave None)."""
@@ -491,8 +507,7 @@ class BaseElman(BaseEstimator):
                 ),
                 lambda outputs: np.isfinite(outputs).all(),
             )
-        self._keep_context(context)
-        return outputs
+        return self._advance_stream(context, outputs)
 
     @staticmethod
     def _saturating_if_needed(compute, args, is_sound):
@@ -527,12 +542,14 @@ class BaseElman(BaseEstimator):
                 self._validate_and_train(
                     X, y, incremental, continuing, sample_weight, target_options
                 )
+            # Returned from inside: an interrupt at the return, too, undoes the
+            # call, so that a call that raises has changed nothing.
+            return self
         except BaseException:
             # Interrupts too (Ctrl-C): in one assignment, so that nothing can
             # land between emptying the estimator and restoring it.
             self.__dict__ = saved
             raise
-        return self
 
     def _validate_and_train(
         self, X, y, incremental, continuing, sample_weight, target_options

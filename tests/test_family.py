@@ -1,6 +1,7 @@
 """Behaviour both estimators share through ``BaseElman``, tested once for each."""
 
 import copy
+import os
 import re
 import sys
 import warnings
@@ -955,6 +956,69 @@ def test_an_interrupt_anywhere_in_training_raises_or_stops_consistently(
     assert "raised" in outcomes
     if solver != "lbfgs":
         assert "stopped" in outcomes
+
+
+def _interrupt_at_every_line(call, model, traced_files):
+    """Run ``call(model)`` once per line event of the package, interrupted there.
+
+    Yields (model before, model after, raised) for every line event.
+    """
+    n = 1
+    while True:
+        trial = copy.deepcopy(model)
+        before = all_state(trial)
+        interrupter = LineInterrupter(n, lambda code: code.co_filename in traced_files)
+        sys.settrace(interrupter)
+        try:
+            call(trial)
+            raised = False
+        except KeyboardInterrupt:
+            raised = True
+        finally:
+            sys.settrace(None)
+        if not interrupter.fired:
+            return
+        yield before, all_state(trial), raised
+        n += 1
+
+
+def _same_state(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], np.ndarray):
+            assert_array_equal(a[key], b[key], err_msg=key)
+        elif isinstance(a[key], list | float | int):
+            assert a[key] == b[key], key
+
+
+@pytest.mark.parametrize("stateful", [False, True])
+def test_a_call_that_an_interrupt_makes_raise_has_changed_nothing(stateful):
+    """A call either completes, its work kept, or raises with nothing changed:
+    never both (a partial_fit that raised having learnt its chunk)."""
+    import sklearn_elman
+
+    X, y, _ = sequences(n=12, n_steps=3)
+    if stateful:
+        X = X[:, :2]  # chunks of one stream, every step real
+    model = ElmanClassifier(
+        stateful=stateful, hidden_units=3, batch_size=6, random_state=0
+    ).partial_fit(X, y, classes=[0, 1])
+    package = os.path.dirname(sklearn_elman.__file__)
+    files = {os.path.join(package, name) for name in os.listdir(package)}
+    done = copy.deepcopy(model)
+    done.partial_fit(X, y)
+    calls = [(lambda m: m.partial_fit(X, y), all_state(done))]
+    if stateful:
+        streamed = copy.deepcopy(model)
+        streamed.predict_proba(X)
+        calls.append((lambda m: m.predict_proba(X), all_state(streamed)))
+    for call, completed in calls:
+        n_raised = 0
+        for before, after, raised in _interrupt_at_every_line(call, model, files):
+            # Raised: as before the call. Not raised: the call's whole work.
+            _same_state(after, before if raised else completed)
+            n_raised += raised
+        assert n_raised > 20  # the package's lines were reached
 
 
 # ----------------------------------------------------------------------------------
