@@ -205,3 +205,18 @@ def test_bench_accuracy_skips_data_sets_of_missing_libraries(tmp_path):
     assert "PLAID: skipped, sktime is not installed" in result.stdout
     assert "Trace: skipped, tslearn is not installed" in result.stdout
     assert "| digits |" in result.stdout
+
+
+def test_bench_accuracy_cv_only_scores_the_training_split_alone(tmp_path):
+    result = run_bench_accuracy(
+        tmp_path, "--datasets", "digits", "--quick", "--cv-only",
+        "--elman-params", '{"max_iter": 3}',
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    row = next(
+        line for line in result.stdout.splitlines() if line.startswith("| digits")
+    )
+    mean = float(row.split("|")[2])
+    assert 0 <= mean <= 1
+    assert "{'max_iter': 3}" in result.stdout
+    assert "test accuracy" not in result.stdout  # no model met the test split
