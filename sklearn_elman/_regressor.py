@@ -23,6 +23,7 @@ from sklearn_elman._sequences import (
     pad_sequences,
     sequence_lengths,
     to_3d,
+    user_stacklevel,
 )
 
 
@@ -393,7 +394,7 @@ def _warn_if_far_from_unit_scale(targets):
             "with TransformedTargetRegressor(regressor=ElmanRegressor(), "
             "transformer=StandardScaler()); for forecast, scale the series itself.",
             UserWarning,
-            stacklevel=7,
+            stacklevel=user_stacklevel(),
         )
 
 

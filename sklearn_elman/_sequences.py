@@ -12,6 +12,8 @@ These helpers know nothing of targets or heads, so that every estimator shares t
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -257,7 +259,7 @@ def check_sequences(
                 "this with warnings.filterwarnings('ignore', "
                 "category=sklearn_elman.ChannelFirstWarning).",
                 ChannelFirstWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
     else:
         if (
@@ -317,6 +319,28 @@ _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
 def _features(n):
     return f"{n} feature" if n == 1 else f"{n} features"
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` of a warning that points at the caller's own code.
+
+    Counts the frames, from the one calling :func:`warnings.warn`, that belong to
+    this package, to scikit-learn (whose wrappers and meta-estimators call it) or
+    to joblib (which a Pipeline's caching goes through), so that the warning names
+    the user's line whatever the path to it.
+    """
+    import joblib
+    import sklearn
+
+    inside = tuple(
+        os.path.dirname(os.path.abspath(module.__file__))
+        for module in (sys.modules[__package__], sklearn, joblib)
+    )
+    level, frame = 1, sys._getframe(1)  # the frame that calls warnings.warn
+    while frame is not None and frame.f_code.co_filename.startswith(inside):
+        level += 1
+        frame = frame.f_back
+    return level
 
 
 class ChannelFirstWarning(UserWarning):

@@ -644,6 +644,21 @@ def test_channel_first_3d_input_is_warned_about_with_the_transpose(monkeypatch):
         ElmanClassifier(max_iter=1).fit(X.transpose(0, 2, 1), y)
 
 
+def test_package_warnings_point_at_the_callers_line(monkeypatch):
+    from sklearn.pipeline import make_pipeline
+
+    monkeypatch.setattr(sequences_module, "_WARNED_LAYOUTS", set())
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(20, 2, 60)), np.arange(20) % 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ElmanClassifier(max_iter=1).fit(X, y)
+        make_pipeline(SequenceScaler(), ElmanRegressor(max_iter=1)).fit(X, 100 + y)
+    ours = [w for w in caught if not issubclass(w.category, ConvergenceWarning)]
+    assert len(ours) == 4  # channel-first three times, the target scale once
+    assert {w.filename for w in ours} == {__file__}
+
+
 @pytest.mark.parametrize(
     "shape, stateful",
     [((20, 5, 20), False), ((20, 8, 8), False), ((20, 1, 30), True)],
