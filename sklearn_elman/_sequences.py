@@ -328,6 +328,11 @@ def user_stacklevel() -> int:
     this package, to scikit-learn (whose wrappers and meta-estimators call it) or
     to joblib (which a Pipeline's caching goes through), so that the warning names
     the user's line whatever the path to it.
+
+    Returns
+    -------
+    stacklevel : int
+        The level of the first frame outside those packages.
     """
     import joblib
     import sklearn
