@@ -58,9 +58,9 @@ PARAM_NAMES = _elman.ElmanParams._fields
 # patch_size='auto': patches of 16 steps for sequences of at least 64 steps (4
 # patches), chosen on real and synthetic series (see the README).
 AUTO_PATCH_STEPS = 16
+AUTO_PATCH_MIN_STEPS = 64
 # An epoch's loss this many times the first epoch's is a divergence in all but name.
 EXPLODED_LOSS_RATIO = 100.0
-AUTO_PATCH_MIN_STEPS = 64
 
 
 def stochastic_solver(estimator):

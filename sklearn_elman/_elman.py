@@ -762,29 +762,31 @@ def _concatenated(*parts: Readout) -> Readout:
         edges = np.cumsum([part.width(n_hidden) for part in parts])[:-1]
         return np.split(R, edges, axis=-1)
 
-    def pool(H, lengths):
-        pooled = [part.pool(H, lengths) for part in parts]
+    def joined(pooled, n_hidden):
+        """The parts' readouts side by side, and the cache of their backward."""
         R = np.concatenate([R for R, _ in pooled], axis=-1)
-        return R, (H.shape[2], [cache for _, cache in pooled])
+        return R, (n_hidden, [cache for _, cache in pooled])
 
-    def backward(dR, cache):
+    def summed(method, dR, cache):
+        """The gradient reaching the states: each part's, from its slice of dR."""
         n_hidden, caches = cache
         return sum(
-            part.backward(np.ascontiguousarray(dR_part), part_cache)
+            getattr(part, method)(np.ascontiguousarray(dR_part), part_cache)
             for part, dR_part, part_cache in zip(parts, split(dR, n_hidden), caches)
         )
+
+    def pool(H, lengths):
+        return joined([part.pool(H, lengths) for part in parts], H.shape[2])
+
+    def backward(dR, cache):
+        return summed("backward", dR, cache)
 
     def pool_steps(H, lengths, starts):
         pooled = [part.pool_steps(H, lengths, starts) for part in parts]
-        R = np.concatenate([R for R, _ in pooled], axis=-1)
-        return R, (H.shape[2], [cache for _, cache in pooled])
+        return joined(pooled, H.shape[2])
 
     def steps_backward(dR, cache):
-        n_hidden, caches = cache
-        return sum(
-            part.steps_backward(np.ascontiguousarray(dR_part), part_cache)
-            for part, dR_part, part_cache in zip(parts, split(dR, n_hidden), caches)
-        )
+        return summed("steps_backward", dR, cache)
 
     def width(n_hidden):
         return sum(part.width(n_hidden) for part in parts)

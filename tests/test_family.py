@@ -945,13 +945,7 @@ def test_an_interrupt_anywhere_in_training_raises_or_stops_consistently(
         stopped = any("interrupted by user" in str(w.message) for w in caught)
         if raised:
             outcomes.add("raised")
-            after = all_state(model)
-            assert after.keys() == before.keys(), n
-            for key in before:
-                if isinstance(before[key], np.ndarray):
-                    assert_array_equal(after[key], before[key], err_msg=f"{n} {key}")
-                elif isinstance(before[key], list | float | int):
-                    assert after[key] == before[key], (n, key)
+            _same_state(all_state(model), before)
         else:
             assert stopped, f"line event {n}: the interrupt vanished"
             outcomes.add("stopped")

@@ -378,6 +378,19 @@ def test_targets_that_no_training_can_fit_are_named(solver):
         ElmanRegressor(solver=solver, max_iter=3).fit(X, np.full(20, 1e307))
 
 
+def record_run_hidden(monkeypatch):
+    """The shapes of the sequences every later run_hidden call reads."""
+    shapes = []
+    run_hidden = E.run_hidden
+
+    def recording(params, X3, *args, **kwargs):
+        shapes.append(X3.shape)
+        return run_hidden(params, X3, *args, **kwargs)
+
+    monkeypatch.setattr(E, "run_hidden", recording)
+    return shapes
+
+
 def test_forecast_in_chunks_of_rows_equals_one_pass(monkeypatch):
     from sklearn_elman import _data
 
@@ -385,18 +398,11 @@ def test_forecast_in_chunks_of_rows_equals_one_pass(monkeypatch):
     model = ElmanRegressor(max_iter=2, random_state=0).fit(X, X[:, -1])
     whole = model.forecast(X, 4)
     windowed = model.forecast(X, 4, window=6)
-    rows_read = []
-    run_hidden = E.run_hidden
-
-    def recording(params, X3, *args, **kwargs):
-        rows_read.append(X3.shape[0])
-        return run_hidden(params, X3, *args, **kwargs)
-
-    monkeypatch.setattr(E, "run_hidden", recording)
+    shapes = record_run_hidden(monkeypatch)
     monkeypatch.setattr(_data, "PREDICT_CHUNK_BYTES", 1)  # one row a chunk
     assert_allclose(model.forecast(X, 4), whole, rtol=1e-12)
     assert_allclose(model.forecast(X, 4, window=6), windowed, rtol=1e-12)
-    assert set(rows_read) == {1}
+    assert {shape[0] for shape in shapes} == {1}
 
 
 def test_a_window_beyond_the_history_runs_no_steps_of_padding(monkeypatch):
@@ -404,13 +410,6 @@ def test_a_window_beyond_the_history_runs_no_steps_of_padding(monkeypatch):
     model = ElmanRegressor(max_iter=2, random_state=0).fit(X, X[:, -1])
     history = X[:3, :5]
     expected = model.forecast(history, 3, window=8)  # 8: every step of it
-    widths = []
-    run_hidden = E.run_hidden
-
-    def recording(params, X3, *args, **kwargs):
-        widths.append(X3.shape[1])
-        return run_hidden(params, X3, *args, **kwargs)
-
-    monkeypatch.setattr(E, "run_hidden", recording)
+    shapes = record_run_hidden(monkeypatch)
     assert_allclose(model.forecast(history, 3, window=10_000), expected, rtol=1e-12)
-    assert max(widths) <= 5 + 2  # the history and the forecasts fed back
+    assert max(shape[1] for shape in shapes) <= 5 + 2  # history and forecasts
