@@ -38,7 +38,7 @@ from sklearn.utils.validation import (
 from sklearn_elman import _elman
 from sklearn_elman._data import SequenceRows, StreamRows
 from sklearn_elman._docstring import fill_doc
-from sklearn_elman._runtime import computation_settings, work_of
+from sklearn_elman._runtime import run_with_settings, work_of
 from sklearn_elman._sequences import (
     NO_TARGET,
     check_sequences,
@@ -308,12 +308,14 @@ class BaseElman(BaseEstimator):
         """
         params, X3, mask = self._read_input(X)
         real = np.ones(X3.shape[:2], dtype=bool) if mask is None else mask
-        with computation_settings(self.blas_threads, work_of(params, X3)):
-            states, context = self._saturating_if_needed(
-                self._rows_mode().hidden_states,
-                (params, X3, mask, self._context(params), self.activation),
-                lambda result: np.isfinite(result[real]).all(),
-            )
+        states, context = run_with_settings(
+            self.blas_threads,
+            self._saturating_if_needed,
+            self._rows_mode().hidden_states,
+            (params, X3, mask, self._context(params), self.activation),
+            lambda result: np.isfinite(result[real]).all(),
+            work=work_of(params, X3),
+        )
         return self._advance_stream(context, states)
 
     # ----------------------------------------------------------------------------
@@ -493,20 +495,22 @@ class BaseElman(BaseEstimator):
         ``head='identity'`` gives the logits of the output layer instead.
         """
         params, X3, mask = self._read_input(X)
-        with computation_settings(self.blas_threads, work_of(params, X3)):
-            outputs, context = self._saturating_if_needed(
-                self._rows_mode().predict,
-                (
-                    params,
-                    X3,
-                    mask,
-                    self._context(params),
-                    self.activation,
-                    head or self._head,
-                    self.readout,
-                ),
-                lambda outputs: np.isfinite(outputs).all(),
-            )
+        outputs, context = run_with_settings(
+            self.blas_threads,
+            self._saturating_if_needed,
+            self._rows_mode().predict,
+            (
+                params,
+                X3,
+                mask,
+                self._context(params),
+                self.activation,
+                head or self._head,
+                self.readout,
+            ),
+            lambda outputs: np.isfinite(outputs).all(),
+            work=work_of(params, X3),
+        )
         return self._advance_stream(context, outputs)
 
     @staticmethod
@@ -538,10 +542,9 @@ class BaseElman(BaseEstimator):
         # arrays, lists and the optimizer's buffers in place, so those are copied.
         saved = {key: _copy_mutable(value) for key, value in self.__dict__.items()}
         try:
-            with computation_settings(self.blas_threads):
-                self._validate_and_train(
-                    X, y, incremental, continuing, sample_weight, target_options
-                )
+            self._validate_and_train(
+                X, y, incremental, continuing, sample_weight, target_options
+            )
             # Returned from inside: an interrupt at the return, too, undoes the
             # call, so that a call that raises has changed nothing.
             return self
@@ -608,12 +611,9 @@ class BaseElman(BaseEstimator):
         # The warm-up is where a stream starts from an empty context: in fit.
         warm_up_steps = 0 if incremental else self.warm_up_steps
         data = self._rows_mode()(X3, mask, targets, stratify, warm_up_steps, weights)
-        if self.solver == "lbfgs":
-            self._fit_lbfgs(theta, shapes, data)
-        elif self.solver == "echo_state":
-            self._fit_echo_state(theta, shapes, data)
-        else:
-            self._fit_stochastic(theta, shapes, data, incremental)
+        run_with_settings(
+            self.blas_threads, self._train, theta, shapes, data, incremental
+        )
         context = getattr(self, "context_", np.zeros(1))
         if not (
             np.isfinite(theta).all()
@@ -627,6 +627,14 @@ class BaseElman(BaseEstimator):
                 f"with SequenceScaler), or learning_rate_init (now "
                 f"{self.learning_rate_init}) may be too high."
             )
+
+    def _train(self, theta, shapes, data, incremental):
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(theta, shapes, data)
+        elif self.solver == "echo_state":
+            self._fit_echo_state(theta, shapes, data)
+        else:
+            self._fit_stochastic(theta, shapes, data, incremental)
 
     def _initialize_training_state(self):
         self.loss_curve_ = []

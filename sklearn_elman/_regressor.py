@@ -16,7 +16,7 @@ from sklearn_elman import _elman
 from sklearn_elman._base import BaseElman, stochastic_solver
 from sklearn_elman._data import row_starts, steps_per_chunk
 from sklearn_elman._docstring import fill_doc
-from sklearn_elman._runtime import computation_settings
+from sklearn_elman._runtime import run_with_settings
 from sklearn_elman._sequences import (
     _is_ragged,
     compact_stream,
@@ -263,22 +263,26 @@ class ElmanRegressor(RegressorMixin, BaseElman):
         per_row = X3.shape[1] + n_steps + 1
         chunk = max(1, steps_per_chunk(params, X3.dtype.itemsize) // per_row)
         predictions = np.empty((n_seq, n_steps, n_targets), dtype=X3.dtype)
-        # Overflow (judged below) is an error, not a warning and a NaN.
-        with computation_settings(self.blas_threads), np.errstate(all="ignore"):
-            for rows in gen_batches(n_seq, chunk):
-                predictions[rows] = _roll_forward(
-                    params,
-                    X3[rows],
-                    None if mask is None else mask[rows],
-                    context,
-                    None if future is None else future[rows],
-                    n_steps,
-                    n_targets,
-                    self.activation,
-                    window,
-                    self.readout,
-                    starts,
-                )
+
+        def roll_every_chunk():
+            # Overflow (judged below) is an error, not a warning and a NaN.
+            with np.errstate(all="ignore"):
+                for rows in gen_batches(n_seq, chunk):
+                    predictions[rows] = _roll_forward(
+                        params,
+                        X3[rows],
+                        None if mask is None else mask[rows],
+                        context,
+                        None if future is None else future[rows],
+                        n_steps,
+                        n_targets,
+                        self.activation,
+                        window,
+                        self.readout,
+                        starts,
+                    )
+
+        run_with_settings(self.blas_threads, roll_every_chunk)
         _check_in_range(predictions, "forecast")
         return predictions[:, :, 0] if n_targets == 1 else predictions
 

@@ -10,7 +10,7 @@ Two traps make a recurrent network on a CPU much slower than it should be:
 - Subnormal floats. When gradients vanish through a long sequence, float32 values
   fall below ``numpy.finfo(np.float32).tiny`` and x86 CPUs process them about a
   hundred times more slowly, in the matrix products of the backward pass above all.
-  :func:`flush_subnormals` sets the CPU's flush-to-zero and denormals-are-zero
+  :func:`run_with_settings` sets the CPU's flush-to-zero and denormals-are-zero
   modes for the calling thread while the estimator computes: numbers below
   ``tiny`` (about 1e-38 in float32) count as zero, a change far below rounding.
   It is implemented for x86-64 Linux, where the slowdown was measured; elsewhere
@@ -19,7 +19,6 @@ Two traps make a recurrent network on a CPU much slower than it should be:
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import platform
 import sys
@@ -78,7 +77,7 @@ def _flushes(dtype=np.float32):
 
 
 def subnormals_flushed_here() -> bool:
-    """Tell whether :func:`flush_subnormals` has an effect on this platform.
+    """Tell whether flushing subnormals has an effect on this platform.
 
     Returns
     -------
@@ -106,7 +105,7 @@ def _probe(libm):
     if libm.fegetenv(ctypes.byref(saved)) != 0:
         return False
     works = False
-    # Set and restored twice, as in flush_subnormals: see there why.
+    # Restored twice, as in run_with_settings: see there why.
     try:
         try:
             status = libm.fesetenv(ctypes.byref(_flushing(saved)))
@@ -116,38 +115,6 @@ def _probe(libm):
     finally:
         libm.fesetenv(ctypes.byref(saved))
     return works
-
-
-@contextlib.contextmanager
-def flush_subnormals():
-    """Treat subnormal floats as zero on this thread within the block.
-
-    Does nothing where :func:`subnormals_flushed_here` is False. Whatever
-    exception or interrupt (Ctrl-C) arrives, at whatever line, the block leaves
-    the floating-point environment as it found it.
-
-    Yields
-    ------
-    None
-        The floating-point environment is restored when the block exits.
-    """
-    if not subnormals_flushed_here():
-        yield
-        return
-    saved = _FloatEnvironment()
-    _libm.fegetenv(ctypes.byref(saved))
-    # An interrupt can land between any two lines, the restoring ones included:
-    # two nested restores mean that one interrupt can never skip both. The mode
-    # is set inside both, and no ``try`` or ``return`` line runs while it is set
-    # (CPython 3.11 does not route an exception raised there to the handlers).
-    try:
-        try:
-            _libm.fesetenv(ctypes.byref(_flushing(saved)))
-            yield
-        finally:
-            _libm.fesetenv(ctypes.byref(saved))
-    finally:
-        _libm.fesetenv(ctypes.byref(saved))
 
 
 # The BLAS thread count is one setting for the whole process, so calls running
@@ -205,23 +172,6 @@ def _let_go_of_blas_lock():
             return
 
 
-@contextlib.contextmanager
-def _blas_limit(blas_threads):
-    token = object()
-    # Left twice, as flush_subnormals restores twice: see there why.
-    try:
-        try:
-            _enter_blas_limit(token, blas_threads)
-            yield
-        finally:
-            _leave_blas_limit(token)
-    finally:
-        try:
-            _leave_blas_limit(token)
-        finally:
-            _let_go_of_blas_lock()
-
-
 #: Multiply-adds below which a call is computed as it is. BLAS libraries run
 #: products this small on one thread anyway (OpenBLAS splits none below ~9000),
 #: and subnormal numbers cannot cost much in so little work, while setting and
@@ -249,34 +199,86 @@ def work_of(params, X3):
     return n_rows * n_steps * (n_hidden + n_features + 1) * n_hidden
 
 
-@contextlib.contextmanager
-def computation_settings(blas_threads, work=None):
-    """Set BLAS threads and subnormal flushing for the block; restore them after.
+class _ChangedSettings:
+    """What one call changed, so that it can be put back however often asked.
+
+    Each attribute is set before the change it records is made, so that
+    :meth:`restore` completes whatever part of :meth:`apply` an interrupt let
+    run, and running :meth:`restore` again changes nothing more.
+    """
+
+    __slots__ = ("blas_token", "saved_environment")
+
+    def __init__(self):
+        self.blas_token = self.saved_environment = None
+
+    def apply(self, blas_threads):
+        if blas_threads is not None:
+            self.blas_token = object()
+            _enter_blas_limit(self.blas_token, blas_threads)
+        if subnormals_flushed_here():
+            saved = _FloatEnvironment()
+            _libm.fegetenv(ctypes.byref(saved))
+            self.saved_environment = saved
+            _libm.fesetenv(ctypes.byref(_flushing(saved)))
+
+    def restore(self):
+        try:
+            if self.saved_environment is not None:
+                _libm.fesetenv(ctypes.byref(self.saved_environment))
+        finally:
+            if self.blas_token is not None:
+                try:
+                    _leave_blas_limit(self.blas_token)
+                finally:
+                    _let_go_of_blas_lock()
+
+
+def run_with_settings(blas_threads, function, *args, work=None):
+    """Call ``function(*args)`` with BLAS threads limited and subnormals flushed.
 
     BLAS threads are a process-wide setting: while calls overlap in several
     threads, they share the limit of the first, and the count found before the
-    first is restored when the last one leaves.
+    first is restored when the last one leaves. Subnormal floats count as zero
+    on the calling thread for the duration of the call.
+
+    Both settings are restored whatever exception or interrupt (Ctrl-C) arrives,
+    at whatever line, in this package or in the libraries and the standard
+    library it calls. That is why this is a function and not a context manager:
+    a ``with`` statement hands the restoring to the manager's ``__exit__``
+    (for a generator-based one, to ``contextlib``'s), and an interrupt landing
+    there before it restores anything leaves the settings changed, with no
+    handler left to retry. Here the restoring runs in two nested ``finally``
+    blocks of this frame, which are in place before anything is changed, and
+    each completes whatever the other left undone: one interrupt can never skip
+    both.
 
     Parameters
     ----------
     blas_threads : int or None
-        Maximum number of BLAS threads within the block; None leaves BLAS as it
+        Maximum number of BLAS threads during the call; None leaves BLAS as it
         is.
+    function : callable
+        What to compute.
+    *args
+        Its positional arguments.
     work : int, default=None
-        Multiply-adds the block computes, if known (see :func:`work_of`): below
+        Multiply-adds the call computes, if known (see :func:`work_of`): below
         :data:`SMALL_WORK` nothing is set, as neither setting can matter.
 
-    Yields
-    ------
-    None
-        BLAS threads and the floating-point environment are restored when the
-        block exits.
+    Returns
+    -------
+    result : object
+        What ``function(*args)`` returned.
     """
     if work is not None and work < SMALL_WORK:
-        yield
-        return
-    with contextlib.ExitStack() as stack:
-        if blas_threads is not None:
-            stack.enter_context(_blas_limit(blas_threads))
-        stack.enter_context(flush_subnormals())
-        yield
+        return function(*args)
+    changed = _ChangedSettings()
+    try:
+        try:
+            changed.apply(blas_threads)
+            return function(*args)
+        finally:
+            changed.restore()
+    finally:
+        changed.restore()

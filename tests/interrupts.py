@@ -1,4 +1,6 @@
-"""A trace function that interrupts chosen code at one of its lines."""
+"""Trace functions that interrupt the traced code at one of its lines."""
+
+import sys
 
 
 class LineInterrupter:
@@ -23,5 +25,49 @@ class LineInterrupter:
             self.seen += 1
             if self.seen == self.n:
                 self.fired = True
+                raise KeyboardInterrupt
+        return self
+
+
+class InterrupterFromFirstCall:
+    """Raise KeyboardInterrupt at the n-th line event, in any file, after a start.
+
+    Every line that runs counts, in the package, the libraries it calls and the
+    standard library alike, from the first call of a code object that ``starts``
+    accepts to the end of tracing. (Before that call the traced code has
+    changed nothing that the test checks.) Once it has fired the tracer turns
+    tracing off, so that the rest of the call runs at full speed.
+
+    Parameters
+    ----------
+    n : int
+        Which line event (1-based) after the start to interrupt.
+    starts : callable
+        ``starts(code)`` tells whether a call of ``code`` starts the count.
+    outside : frame
+        The frame that runs the traced call: neither it nor its callers are
+        traced.
+    """
+
+    def __init__(self, n, starts, outside):
+        self.n, self.starts, self.outside, self.seen = n, starts, outside, 0
+        self.started = self.fired = False
+
+    def __call__(self, frame, event, arg):
+        if not self.started:
+            if event != "call" or not self.starts(frame.f_code):
+                return None  # no line events before the start: they are free
+            self.started = True
+            # The callers' frames, untraced so far, are traced from here on:
+            # their lines after the start count too.
+            caller = frame.f_back
+            while caller is not None and caller is not self.outside:
+                caller.f_trace = self
+                caller = caller.f_back
+        if event == "line":
+            self.seen += 1
+            if self.seen == self.n:
+                self.fired = True
+                sys.settrace(None)
                 raise KeyboardInterrupt
         return self

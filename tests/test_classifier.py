@@ -161,8 +161,9 @@ def test_early_stopping_restores_the_best_validation_weights():
     }
     clf = ElmanClassifier(**kwargs).fit(X, y)
     scores = clf.validation_scores_
-    best_epoch = int(np.argmax(scores)) + 1
-    assert clf.best_validation_score_ == max(scores)
+    # The kept epoch has the best score (of those tied, the lowest loss).
+    best_epoch = clf.best_epoch_
+    assert clf.best_validation_score_ == scores[best_epoch - 1] == max(scores)
     assert clf.best_loss_ is None
     assert clf.n_iter_ > best_epoch, "training should run past its best epoch"
     # Retraining for exactly best_epoch epochs replays the same random stream, so

@@ -1,20 +1,20 @@
 """Tests of the BLAS thread policy and the subnormal guard (``_runtime.py``)."""
 
 import ctypes
-import inspect
 import platform
 import sys
 import threading
 
 import numpy as np
 import pytest
-from interrupts import LineInterrupter  # a helper beside the tests
+from interrupts import InterrupterFromFirstCall  # a helper beside the tests
 from joblib import parallel_config
 from numpy.testing import assert_allclose
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_info, threadpool_limits
 
-from sklearn_elman import ElmanClassifier, _runtime
+from sklearn_elman import ElmanClassifier, ElmanRegressor, _runtime
 from sklearn_elman import _elman as E
 
 TINY32 = np.finfo(np.float32).tiny
@@ -30,19 +30,24 @@ def half_of_tiny():
 
 
 @pytest.mark.parametrize("limit", [1, 2])
-def test_computation_settings_limits_blas_threads_and_restores(limit):
+def test_run_with_settings_limits_blas_threads_and_restores(limit):
     with threadpool_limits(limits=2, user_api="blas"):
         before = blas_threads()
         assert before, "no BLAS library found: the limit would be untested"
-        with _runtime.computation_settings(limit):
-            assert all(n == limit for n in blas_threads().values())
+        inside = _runtime.run_with_settings(limit, blas_threads)
+        assert set(inside.values()) == {limit}
         assert blas_threads() == before
 
 
-def test_computation_settings_none_leaves_blas_alone():
+def test_run_with_settings_none_leaves_blas_alone():
     with threadpool_limits(limits=2, user_api="blas"):
-        with _runtime.computation_settings(None):
-            assert all(n == 2 for n in blas_threads().values())
+        inside = _runtime.run_with_settings(None, blas_threads)
+        assert set(inside.values()) == {2}
+
+
+def test_run_with_settings_returns_what_the_function_returns():
+    assert _runtime.run_with_settings(1, divmod, 7, 2) == (3, 1)
+    assert _runtime.run_with_settings(None, divmod, 7, 2, work=0) == (3, 1)
 
 
 def test_estimator_computes_under_its_thread_policy(monkeypatch):
@@ -70,20 +75,27 @@ def test_subnormals_are_flushed_inside_and_restored_after():
     if not _runtime.subnormals_flushed_here():
         pytest.skip("the subnormal guard is implemented for x86-64 Linux only")
     assert half_of_tiny() > 0
-    with _runtime.flush_subnormals():
-        assert half_of_tiny() == 0
-        # Denormals-are-zero: a subnormal input counts as zero in a product.
-        subnormal = np.array([TINY32 / 4], dtype=np.float32)
-        with _runtime.flush_subnormals():  # nesting is harmless
-            assert (subnormal * np.float32(8))[0] == 0
-        assert half_of_tiny() == 0
+    # Denormals-are-zero: a subnormal input counts as zero in a product.
+    subnormal = np.array([TINY32 / 4], dtype=np.float32)
+    seen = []
+
+    def look():
+        seen.append(half_of_tiny())
+        # Nesting is harmless.
+        seen.append(_runtime.run_with_settings(None, lambda: subnormal * 8)[0])
+        seen.append(half_of_tiny())
+
+    _runtime.run_with_settings(None, look)
+    assert seen == [0, 0, 0]
     assert half_of_tiny() > 0
 
 
 def test_subnormals_are_restored_after_an_error():
+    def fail():
+        raise RuntimeError
+
     with pytest.raises(RuntimeError):
-        with _runtime.flush_subnormals():
-            raise RuntimeError
+        _runtime.run_with_settings(None, fail)
     assert half_of_tiny() > 0
 
 
@@ -140,55 +152,87 @@ def float_environment():
 
 
 def run_flushed():
-    with _runtime.flush_subnormals():
-        np.ones(3).sum()
+    _runtime.run_with_settings(None, np.ones(3).sum)
 
 
-def run_with_injection(call, n, functions):
-    injector = LineInterrupter(n, lambda code: code in functions)
-    sys.settrace(injector)
-    try:
-        call()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sys.settrace(None)
-    return injector.fired
+def _tiny_problem():
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(6, 3, 2)), np.arange(6) % 2
+    small = {"hidden_units": 3, "max_iter": 1, "random_state": 0}
+    clf = ElmanClassifier(**small).fit(X, y)
+    series = X[:, :, :1]
+    reg = ElmanRegressor(**small).fit(series, series[:, -1, 0])
+    return X, y, small, clf, reg
+
+
+def _guarded_calls():
+    X, y, small, clf, reg = _tiny_problem()
+    calls = {
+        "predict_proba": lambda: clf.predict_proba(X),
+        "hidden_states": lambda: clf.hidden_states(X),
+        "forecast": lambda: reg.forecast(X[:, :, :1], n_steps=2),
+        "partial_fit": lambda: clone(clf).partial_fit(X, y, classes=[0, 1]),
+        "guard alone": run_flushed,
+    }
+    for solver in ("adam", "sgd", "lbfgs", "echo_state"):
+        calls[f"fit {solver}"] = lambda solver=solver: ElmanClassifier(
+            solver=solver, **small
+        ).fit(X, y)
+    return calls
+
+
+def _starts_the_guard(code):
+    return code.co_filename == _runtime.__file__ and code.co_name != "work_of"
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_an_interrupt_at_any_line_of_the_guard_leaves_the_process_as_it_was():
+@pytest.mark.parametrize("call", list(_guarded_calls()))
+def test_an_interrupt_at_any_line_anywhere_leaves_the_process_as_it_was(
+    call, monkeypatch
+):
+    """Ctrl-C at every line that runs once the guard starts, in whatever file.
+
+    The package's lines, threadpoolctl's, numpy's, scikit-learn's and the
+    standard library's (where ``contextlib``'s exit machinery once lost the
+    restoring) are each interrupted in turn, in prediction and in every
+    solver's training loop.
+    """
+    monkeypatch.setattr(_runtime, "SMALL_WORK", 0)  # the tiny calls are guarded
     before = float_environment()
     set_blas_threads_from_a_passing_thread(2)
     threads_before = blas_threads()
-    rng = np.random.RandomState(0)
-    X, y = rng.normal(size=(20, 4)), np.arange(20) % 2
-    clf = ElmanClassifier(max_iter=2, random_state=0).fit(X, y)
-    # The guarded code: every function of _runtime (generator-based context
-    # managers through their wrapped functions).
-    guard = {
-        getattr(f, "__wrapped__", f).__code__
-        for f in vars(_runtime).values()
-        if inspect.isfunction(f) and f.__module__ == _runtime.__name__
-    }
-    calls = [
-        lambda: clf.predict_proba(X),
-        lambda: clf.fit(X, y),
-        run_flushed,
-    ]
-    for call in calls:
-        n = 1
-        while True:
-            # A fresh probe each time, so that its lines are interrupted too.
-            _runtime._supported = None
-            fired = run_with_injection(call, n, guard)
-            assert float_environment() == before, f"leaked at line event {n}"
-            assert blas_threads() == threads_before, f"leaked at line event {n}"
-            assert_blas_limit_released()
-            if not fired:
-                break
-            n += 1
-        assert n > 10  # the guard's lines were reached
+    # Read directly from each library, rather than by a scan per run.
+    libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    counts_before = [library.num_threads for library in libraries]
+    run = _guarded_calls()[call]
+    n = 1
+    while True:
+        # A fresh probe each time, so that its lines are interrupted too.
+        _runtime._supported = None
+        interrupter = InterrupterFromFirstCall(n, _starts_the_guard, sys._getframe())
+        sys.settrace(interrupter)
+        try:
+            run()
+        except BaseException:
+            # numpy turns an interrupt inside some of its Python helpers into
+            # another error: whatever the call raised, the process must be as
+            # it was.
+            if not interrupter.fired:
+                raise
+        finally:
+            sys.settrace(None)
+        assert interrupter.started, "the call never reached the guard"
+        assert float_environment() == before, f"leaked at line event {n}"
+        counts = [library.num_threads for library in libraries]
+        assert counts == counts_before, f"leaked at line event {n}"
+        assert not _runtime._blas_callers and _runtime._blas_found is None
+        assert not _runtime._blas_lock._is_owned(), f"lock kept at line event {n}"
+        if not interrupter.fired:
+            break
+        n += 1
+    assert n > 50  # lines beyond the guard's own were reached
+    assert blas_threads() == threads_before
+    assert_blas_limit_released()
     assert half_of_tiny() > 0
 
 
@@ -258,11 +302,16 @@ def test_calls_from_four_threads_at_once_restore_blas_threads(two_blas_threads):
 
 def test_overlapping_calls_share_one_limit(two_blas_threads):
     inside = []
-    with _runtime.computation_settings(1):
+
+    def record():
         inside.append(set(blas_threads().values()))
-        with _runtime.computation_settings(1):  # a second call, overlapping
-            inside.append(set(blas_threads().values()))
-        inside.append(set(blas_threads().values()))  # the first still computes
+
+    def first_call():
+        record()
+        _runtime.run_with_settings(1, record)  # a second call, overlapping
+        record()  # the first still computes
+
+    _runtime.run_with_settings(1, first_call)
     assert inside == [{1}, {1}, {1}]
     assert blas_threads() == two_blas_threads
 
