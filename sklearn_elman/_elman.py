@@ -37,6 +37,11 @@ gradient). The data term of the loss is the weighted mean of the per-output loss
 weight matrices (not the biases) is divided by the same ``sum(w)``, which is how
 :class:`~sklearn.neural_network.MLPClassifier` scales it.
 
+An ensemble of networks (:func:`join_members`) is one wider network of the same
+form, its context matrix block-diagonal and its output layer in one block per
+member; :func:`average_of_members` gives its head, which averages the members'
+outputs and losses.
+
 Internally the hidden states live time-major, in a buffer ``H`` of shape
 (n_steps + 1, n_sequences, n_hidden) whose slice ``H[0]`` is the initial context,
 so that the state entering step ``t`` is ``H[t]`` and the one leaving it is
@@ -516,10 +521,15 @@ class OutputHead(NamedTuple):
         weighted loss of outputs ``Z`` of shape (n_outputs, n_units) against
         targets ``Y``, its gradient with respect to ``Z`` and the total weight,
         as :func:`softmax_cross_entropy` returns them.
+    n_members : int, default=1
+        Networks side by side whose outputs the head reads (see
+        :func:`average_of_members`); their context products are computed block
+        by block.
     """
 
     output: Callable[[np.ndarray], np.ndarray]
     loss: Callable[..., tuple[float, np.ndarray, float]]
+    n_members: int = 1
 
 
 #: Output heads by name: 'softmax' (classification, cross-entropy) and
@@ -528,6 +538,198 @@ HEADS: dict[str, OutputHead] = {
     "softmax": OutputHead(softmax, softmax_cross_entropy),
     "identity": OutputHead(_identity, squared_error),
 }
+
+
+# --------------------------------------------------------------------------------
+# Ensembles: several networks side by side, trained and read as one
+# --------------------------------------------------------------------------------
+#
+# M networks of H units each are one network of M * H units whose context matrix
+# is block-diagonal and whose output layer has a block of outputs per member,
+# each reading only its member's readout. The recurrence, the readouts and the
+# backward pass then serve every member in the same products and the same Python
+# steps; only the head knows that the outputs come in M blocks.
+
+
+def join_members(members: list[ElmanParams], fill: float = 0.0) -> ElmanParams:
+    """Lay the parameters of ``len(members)`` networks out as one wide network.
+
+    Parameters
+    ----------
+    members : list of ElmanParams
+        Networks of equal sizes and readout.
+    fill : float, default=0.0
+        Value of the entries that would connect two members (0 for weights).
+
+    Returns
+    -------
+    params : ElmanParams
+        Views into one flat vector: the hidden units of member ``m`` are the
+        columns ``m*H:(m+1)*H`` of every hidden layer array, and its outputs the
+        columns ``m*C:(m+1)*C`` of the output layer. A readout made of ``k``
+        parts (``k`` is 3 for 'last_mean_max') is laid out part by part, each
+        part holding every member's units in order.
+    """
+    n_members = len(members)
+    n_features, n_hidden = members[0].input_weights.shape
+    n_readout, n_outputs = members[0].output_weights.shape
+    n_parts = n_readout // n_hidden
+    shapes = ElmanParams(
+        input_weights=(n_features, n_members * n_hidden),
+        context_weights=(n_members * n_hidden,) * 2,
+        hidden_bias=(n_members * n_hidden,),
+        output_weights=(n_members * n_readout, n_members * n_outputs),
+        output_bias=(n_members * n_outputs,),
+    )
+    dtype = np.result_type(*(p.input_weights for p in members))
+    joined = unpack(np.full(n_params(shapes), fill, dtype=dtype), shapes)
+    for m, member in enumerate(members):
+        units = slice(m * n_hidden, (m + 1) * n_hidden)
+        outputs = slice(m * n_outputs, (m + 1) * n_outputs)
+        joined.input_weights[:, units] = member.input_weights
+        joined.context_weights[units, units] = member.context_weights
+        joined.hidden_bias[units] = member.hidden_bias
+        joined.output_bias[outputs] = member.output_bias
+        for part in range(n_parts):
+            offset = part * n_members * n_hidden
+            joined.output_weights[
+                offset + units.start : offset + units.stop, outputs
+            ] = member.output_weights[part * n_hidden : (part + 1) * n_hidden]
+    return joined
+
+
+def member_of_each_param(shapes: ElmanParams, n_members: int) -> np.ndarray:
+    """Which member each entry of a joined network's flat vector belongs to.
+
+    Parameters
+    ----------
+    shapes : ElmanParams of tuple
+        Shapes of the joined network (see :func:`join_members`).
+    n_members : int
+        Number of members.
+
+    Returns
+    -------
+    members : ndarray of int of shape (n_params,)
+        The member of each parameter, in the layout of :func:`pack`; -1 for the
+        entries between members, which stay zero.
+    """
+    n_features, width = shapes.input_weights
+    n_hidden = width // n_members
+    n_outputs = shapes.output_bias[0] // n_members
+    member_shapes = param_shapes(n_features, n_hidden, n_outputs)
+    n_readout = shapes.output_weights[0] // n_members
+    member_shapes = member_shapes._replace(output_weights=(n_readout, n_outputs))
+    ids = [
+        ElmanParams(*(np.full(shape, m, dtype=float) for shape in member_shapes))
+        for m in range(n_members)
+    ]
+    return pack(join_members(ids, fill=-1.0)).astype(np.intp)
+
+
+def average_of_members(head: OutputHead, n_members: int) -> OutputHead:
+    """The head of ``n_members`` networks side by side, read as one ensemble.
+
+    Parameters
+    ----------
+    head : OutputHead
+        The head of each member.
+    n_members : int
+        Number of members; the logits come in ``n_members`` equal blocks.
+
+    Returns
+    -------
+    ensemble_head : OutputHead
+        ``output`` is the mean of the members' outputs (probabilities for the
+        softmax head); ``loss`` is the mean of the members' losses, each on its
+        own block of logits against the same targets, so that each member's
+        gradient is its own loss's divided by ``n_members``.
+    """
+
+    def output(Z):
+        members = Z.reshape(Z.shape[:-1] + (n_members, Z.shape[-1] // n_members))
+        return head.output(members).mean(axis=-2)
+
+    def loss(Z, Y, sample_weight):
+        n_rows = Z.shape[0]
+        members = Z.reshape(n_rows * n_members, -1)
+        if sample_weight is not None:
+            sample_weight = np.repeat(sample_weight, n_members)
+        loss_sum, dZ, weight_sum = head.loss(
+            members, np.repeat(Y, n_members, axis=0), sample_weight
+        )
+        return loss_sum, dZ.reshape(n_rows, -1), weight_sum
+
+    return OutputHead(output, loss, n_members)
+
+
+def diagonal_blocks(matrix: np.ndarray, n_members: int) -> np.ndarray:
+    """The ``n_members`` square blocks on the diagonal of ``matrix``, stacked.
+
+    Parameters
+    ----------
+    matrix : ndarray of shape (n_members * n, n_members * n)
+        A block-diagonal matrix.
+    n_members : int
+        Number of blocks.
+
+    Returns
+    -------
+    blocks : ndarray of shape (n_members, n, n)
+        A contiguous copy of the blocks.
+    """
+    n = matrix.shape[0] // n_members
+    return np.stack(
+        [matrix[m * n : (m + 1) * n, m * n : (m + 1) * n] for m in range(n_members)]
+    )
+
+
+def times_blocks(A: np.ndarray, blocks: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``A @ block_diag(*blocks)``, one small product per block.
+
+    With ``M`` blocks of size ``n`` this costs ``M`` products of ``n`` columns
+    instead of one of ``M * n``: ``M`` times fewer multiply-adds, in one numpy
+    call.
+
+    Parameters
+    ----------
+    A : ndarray of shape (n_rows, M * n)
+        Left factor; its last axis must have unit stride.
+    blocks : ndarray of shape (M, n, n)
+        The diagonal blocks.
+    out : ndarray of shape (n_rows, M * n)
+        Where to write the product; C-contiguous.
+
+    Returns
+    -------
+    out : ndarray of shape (n_rows, M * n)
+        The product, in ``out``.
+    """
+    n_members, n, _ = blocks.shape
+    by_member = (A.shape[0], n_members, n)
+    np.matmul(
+        A.reshape(by_member).transpose(1, 0, 2),
+        blocks,
+        out=out.reshape(by_member).transpose(1, 0, 2),
+    )
+    return out
+
+
+def output_head(head: str | OutputHead) -> OutputHead:
+    """The head named ``head`` in :data:`HEADS`, or ``head`` itself.
+
+    Parameters
+    ----------
+    head : str or OutputHead
+        A key of :data:`HEADS`, or a head (such as an ensemble's, from
+        :func:`average_of_members`).
+
+    Returns
+    -------
+    head : OutputHead
+        The head.
+    """
+    return HEADS[head] if isinstance(head, str) else head
 
 
 # --------------------------------------------------------------------------------
@@ -968,6 +1170,7 @@ def run_hidden(
     context: np.ndarray | None = None,
     activation: str = "tanh",
     saturate: bool = False,
+    n_members: int = 1,
 ) -> Trace:
     """Run the recurrence over a batch of sequences.
 
@@ -989,6 +1192,11 @@ def run_hidden(
         the finite range, so that no state is NaN or infinite whatever the
         magnitude of the inputs and weights: a state beyond the range saturates
         at its end. Slower; for inputs where the plain recurrence overflows.
+    n_members : int, default=1
+        Networks side by side (see :func:`join_members`): the context product
+        of each step is computed block by block (the same result up to
+        rounding, ``n_members`` times fewer multiply-adds). The saturating
+        computation multiplies the whole matrix.
 
     Returns
     -------
@@ -1018,9 +1226,18 @@ def run_hidden(
 
     product = saturating_matmul if saturate else np.matmul
     big = np.finfo(W.dtype).max
+    blocks = None
+    if n_members > 1 and not saturate:
+        blocks = diagonal_blocks(params.context_weights, n_members)
+        rest = W[n_hidden:]  # the input weights and the bias
+        recurrent = np.empty((n_seq, n_hidden), dtype=W.dtype)
     for t in range(n_steps):
         state = U[t + 1, :, :n_hidden]
-        product(U[t], W, out=state)
+        if blocks is None:
+            product(U[t], W, out=state)
+        else:
+            np.matmul(U[t, :, n_hidden:], rest, out=state)
+            state += times_blocks(U[t, :, :n_hidden], blocks, recurrent)
         act(state)
         if saturate:
             np.clip(state, -big, big, out=state)
@@ -1067,7 +1284,7 @@ def forward(
     context: np.ndarray | None = None,
     activation: str = "tanh",
     per_step: bool = False,
-    head: str = "softmax",
+    head: str | OutputHead = "softmax",
     kind: str = "last",
     starts: np.ndarray | None = None,
     saturate: bool = False,
@@ -1088,8 +1305,8 @@ def forward(
         Hidden activation.
     per_step : bool, default=False
         One output per sequence (False) or per step (True).
-    head : {'softmax', 'identity'}, default='softmax'
-        Output head (see :data:`HEADS`).
+    head : {'softmax', 'identity'} or OutputHead, default='softmax'
+        Output head (see :data:`HEADS` and :func:`average_of_members`).
     kind : str, default='last'
         Readout, a key of :data:`READOUTS` (see :func:`readout`).
     starts : ndarray of bool of shape (n_sequences, n_steps), default=None
@@ -1107,12 +1324,13 @@ def forward(
     final_context : ndarray of shape (n_sequences, n_hidden)
         Hidden state after the last real step of each sequence.
     """
-    trace = run_hidden(params, X, mask, context, activation, saturate)
+    head = output_head(head)
+    trace = run_hidden(params, X, mask, context, activation, saturate, head.n_members)
     R = readout(trace, per_step, kind, starts, saturate)
     Z = output_layer(params, R, saturate)
     if per_step:
         Z = Z.transpose(1, 0, 2)
-    return HEADS[head].output(Z), trace.final_context()
+    return head.output(Z), trace.final_context()
 
 
 # --------------------------------------------------------------------------------
@@ -1169,7 +1387,7 @@ def loss_and_gradient(
     alpha: float = 0.0,
     bptt_steps: int | None = None,
     out: np.ndarray | None = None,
-    head: str = "softmax",
+    head: str | OutputHead = "softmax",
     kind: str = "last",
     starts: np.ndarray | None = None,
 ) -> tuple[float, ElmanParams, np.ndarray]:
@@ -1208,8 +1426,9 @@ def loss_and_gradient(
         plain input (Elman's original rule).
     out : ndarray of shape (n_params,), default=None
         Flat buffer for the gradient (layout of :func:`pack`).
-    head : {'softmax', 'identity'}, default='softmax'
-        Output head and its loss (see :data:`HEADS`).
+    head : {'softmax', 'identity'} or OutputHead, default='softmax'
+        Output head and its loss (see :data:`HEADS` and
+        :func:`average_of_members`).
     kind : str, default='last'
         Readout, a key of :data:`READOUTS` (see :func:`readout`). For a pooled
         readout ('mean', 'max'), every state it takes in counts as an output at
@@ -1222,13 +1441,17 @@ def loss_and_gradient(
     -------
     loss : float
         Weighted mean of the head's loss plus ``alpha * l2_penalty(params) /
-        sum(w)``.
+        sum(w)``. For an ensemble head (:func:`average_of_members`), whose loss
+        is the members' mean, ``sum(w)`` counts every member's outputs, so the
+        penalty too is the members' mean.
     grad : ElmanParams
         Gradient of ``loss`` for each parameter array, as views into ``out``.
     final_context : ndarray of shape (n_sequences, n_hidden)
         Hidden state after the last real step of each sequence.
     """
-    trace = run_hidden(params, X, mask, context, activation)
+    head = output_head(head)
+    n_members = head.n_members
+    trace = run_hidden(params, X, mask, context, activation, n_members=n_members)
     H = trace.hidden
     n_steps, n_seq, n_hidden = H.shape[0] - 1, H.shape[1], H.shape[2]
 
@@ -1238,7 +1461,7 @@ def loss_and_gradient(
     if per_step:
         H_out = H_out.reshape(n_steps * n_seq, -1)
     Z = output_layer(params, H_out)
-    loss_sum, dZ, weight_sum = HEADS[head].loss(Z, Y_flat, weight)
+    loss_sum, dZ, weight_sum = head.loss(Z, Y_flat, weight)
     if not weight_sum > 0:
         raise ValueError("The total weight of the outputs must be positive.")
     loss = (loss_sum + alpha * l2_penalty(params)) / weight_sum
@@ -1255,7 +1478,7 @@ def loss_and_gradient(
 
     if entry.last_only:
         dA = _backward_through_time(
-            params, trace, dH_out, activation, per_step, bptt_steps
+            params, trace, dH_out, activation, per_step, bptt_steps, n_members
         )
     else:
         # A pooled readout reaches many states: spread its gradient over them,
@@ -1272,17 +1495,33 @@ def loss_and_gradient(
             activation,
             True,
             bptt_steps,
+            n_members,
         )
     # The gradients of the context weights, input weights and hidden bias at once:
     # a single large GEMM over all steps, after the loop, through the same stacked
     # layout [h_{t-1}, x_t, 1] that the forward pass multiplied.
-    stacked_grad = trace.steps[:n_steps].reshape(n_steps * n_seq, -1).T @ dA.reshape(
-        n_steps * n_seq, n_hidden
-    )
+    steps = trace.steps[:n_steps].reshape(n_steps * n_seq, -1)
+    dA = dA.reshape(n_steps * n_seq, n_hidden)
     n_features = params.input_weights.shape[0]
-    grad.context_weights[...] = stacked_grad[:n_hidden]
-    grad.input_weights[...] = stacked_grad[n_hidden : n_hidden + n_features]
-    grad.hidden_bias[...] = stacked_grad[-1]
+    if n_members == 1:
+        stacked_grad = steps.T @ dA
+        grad.context_weights[...] = stacked_grad[:n_hidden]
+        rest_grad = stacked_grad[n_hidden:]
+    else:
+        # Members: the diagonal blocks alone (the rest of the matrix is zero),
+        # then the input weights and the bias of every member at once.
+        per_member = (n_steps * n_seq, n_members, n_hidden // n_members)
+        blocks = np.matmul(
+            steps[:, :n_hidden].reshape(per_member).transpose(1, 2, 0),
+            dA.reshape(per_member).transpose(1, 0, 2),
+        )
+        grad.context_weights[...] = 0
+        for m, block in enumerate(blocks):
+            units = slice(m * block.shape[0], (m + 1) * block.shape[0])
+            grad.context_weights[units, units] = block
+        rest_grad = steps[:, n_hidden:].T @ dA
+    grad.input_weights[...] = rest_grad[:n_features]
+    grad.hidden_bias[...] = rest_grad[-1]
 
     if alpha:
         scale = alpha / weight_sum
@@ -1292,7 +1531,9 @@ def loss_and_gradient(
     return loss, grad, final_context
 
 
-def _backward_through_time(params, trace, dH_out, activation, per_step, bptt_steps):
+def _backward_through_time(
+    params, trace, dH_out, activation, per_step, bptt_steps, n_members=1
+):
     """Gradient of the loss with respect to every pre-activation.
 
     Parameters
@@ -1312,6 +1553,16 @@ def _backward_through_time(params, trace, dH_out, activation, per_step, bptt_ste
     n_steps, n_seq, n_hidden = H.shape[0] - 1, H.shape[1], H.shape[2]
     # A contiguous copy: BLAS is faster on it than on the transposed view.
     W_rec_T = np.ascontiguousarray(params.context_weights.T)
+    if n_members > 1:
+        blocks_T = diagonal_blocks(W_rec_T, n_members)
+
+        def times_context(A, out):
+            return times_blocks(A, blocks_T, out)
+    else:
+
+        def times_context(A, out):
+            return np.matmul(A, W_rec_T, out=out)
+
     full_history = bptt_steps is None or bptt_steps >= n_steps
 
     # dA starts as act'(a_t) for every step, zeroed where a step takes no
@@ -1333,7 +1584,7 @@ def _backward_through_time(params, trace, dH_out, activation, per_step, bptt_ste
         ending_at = _rows_by_last_step(lengths, n_steps)
         dA[n_steps - 1] *= dH_out
         for t in range(n_steps - 2, first - 1, -1):
-            np.matmul(dA[t + 1], W_rec_T, out=dH)
+            times_context(dA[t + 1], dH)
             rows = ending_at.get(t)
             if rows is not None:
                 dH[rows] += dH_out[rows]
@@ -1348,7 +1599,7 @@ def _backward_through_time(params, trace, dH_out, activation, per_step, bptt_ste
     if full_history:
         dA[n_steps - 1] *= dH_steps[n_steps - 1]
         for t in range(n_steps - 2, -1, -1):
-            np.matmul(dA[t + 1], W_rec_T, out=dH)
+            times_context(dA[t + 1], dH)
             dH += dH_steps[t]
             dA[t] *= dH
         return dA
@@ -1364,7 +1615,7 @@ def _backward_through_time(params, trace, dH_out, activation, per_step, bptt_ste
     flat_scaled = scaled.reshape(k * n_seq, n_hidden)
     for t in range(n_steps - 1, -1, -1):
         if t < n_steps - 1:
-            np.matmul(flat_scaled, W_rec_T, out=flat_streams)
+            times_context(flat_scaled, flat_streams)
         streams[t % k] = dH_steps[t]
         np.multiply(streams, dA[t], out=scaled)
         np.sum(scaled, axis=0, out=dA[t])

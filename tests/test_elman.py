@@ -62,17 +62,29 @@ def problems(draw, per_step=None):
     }
 
 
+@st.composite
+def ensemble_problems(draw):
+    """A problem whose network is two or three members side by side."""
+    return {**draw(problems()), "n_members": draw(st.integers(2, 3))}
+
+
 def build(spec, dtype=np.float64):
     """Arrays of a problem: params, X (NaN-padded), mask, Y, weights, context."""
     rng = np.random.default_rng(spec["seed"])
     n, T, f = spec["n_seq"], spec["n_steps"], spec["n_features"]
     h, K = spec["n_hidden"], spec["n_classes"]
-    params = E.init_params(f, h, K, rng, dtype, kind=spec.get("readout", "last"))
-    # Non-zero biases, so that their gradients are exercised, and weights scaled
-    # up so that the hidden units are not all in their linear regime.
-    params.hidden_bias[...] = rng.normal(scale=0.5, size=h)
-    params.output_bias[...] = rng.normal(scale=0.5, size=K)
-    params.context_weights[...] *= 1.5
+    members = []
+    for _ in range(spec.get("n_members", 1)):
+        params = E.init_params(f, h, K, rng, dtype, kind=spec.get("readout", "last"))
+        # Non-zero biases, so that their gradients are exercised, and weights
+        # scaled up so that the hidden units are not all in their linear regime.
+        params.hidden_bias[...] = rng.normal(scale=0.5, size=h)
+        params.output_bias[...] = rng.normal(scale=0.5, size=K)
+        params.context_weights[...] *= 1.5
+        members.append(params)
+    if len(members) > 1:
+        params = E.join_members(members)
+        h = params.context_weights.shape[0]
     X = rng.normal(size=(n, T, f)).astype(dtype)
     if spec["padded"]:
         lengths = rng.integers(1, T + 1, size=n)
@@ -153,10 +165,18 @@ def analytic(spec, params, X, mask, Y, weight, context, bptt_steps="spec", rows=
         sample_weight=weight,
         alpha=spec["alpha"],
         bptt_steps=bptt_steps,
-        head=spec["head"],
+        head=head_of(spec),
         kind=spec.get("readout", "last"),
         starts=starts,
     )
+
+
+def head_of(spec):
+    """The problem's head: its name, or the average of its members."""
+    n_members = spec.get("n_members", 1)
+    if n_members == 1:
+        return spec["head"]
+    return E.average_of_members(E.HEADS[spec["head"]], n_members)
 
 
 def head_loss(head, Z, target):
@@ -214,9 +234,14 @@ def windowed_loss(spec, params, entry_params, X, lengths, Y, weight, context):
                 target, w = Y[i, t], 1.0 if weight is None else weight[i, t]
             else:
                 target, w = Y[i], 1.0 if weight is None else weight[i]
-            total += w * head_loss(spec["head"], Z, target)
+            # An ensemble's loss: the mean of its members' (one block of Z each).
+            member_logits = np.split(Z, spec.get("n_members", 1))
+            member_losses = [head_loss(spec["head"], z, target) for z in member_logits]
+            total += w * np.mean(member_losses)
             weight_sum += w
-    return (total + spec["alpha"] * E.l2_penalty(params)) / weight_sum
+    # An ensemble's penalty is the mean of its members' too.
+    penalty = E.l2_penalty(params) / spec.get("n_members", 1)
+    return (total + spec["alpha"] * penalty) / weight_sum
 
 
 def numeric_gradient(loss, theta):
@@ -228,7 +253,13 @@ def numeric_gradient(loss, theta):
     return grad
 
 
-def assert_gradients_close(grad, numeric_flat, shapes):
+def assert_gradients_close(grad, numeric_flat, shapes, n_members=1):
+    if n_members > 1:
+        # Only the members' own entries: those between members are no
+        # parameters (they stay zero), and their gradient is not computed.
+        between = E.member_of_each_param(shapes, n_members) < 0
+        numeric_flat = np.where(between, 0, numeric_flat)
+        grad = E.unpack(np.where(between, 0, E.pack(grad)), shapes)
     for name, g, n in zip(E.ElmanParams._fields, grad, E.unpack(numeric_flat, shapes)):
         assert_allclose(g, n, rtol=FD_RTOL, atol=FD_ATOL, err_msg=name)
 
@@ -238,8 +269,7 @@ def assert_gradients_close(grad, numeric_flat, shapes):
 # ----------------------------------------------------------------------------------
 
 
-@given(problems())
-def test_gradient_matches_finite_differences(spec):
+def assert_gradient_matches_finite_differences(spec):
     params, X, mask, Y, weight, context, lengths = build(spec)
     loss, grad, _ = analytic(spec, params, X, mask, Y, weight, context)
     shapes = E.shapes_of(params)
@@ -251,7 +281,13 @@ def test_gradient_matches_finite_differences(spec):
         )
 
     assert loss == pytest.approx(surrogate(theta), rel=1e-12)
-    assert_gradients_close(grad, numeric_gradient(surrogate, theta), shapes)
+    numeric = numeric_gradient(surrogate, theta)
+    assert_gradients_close(grad, numeric, shapes, spec.get("n_members", 1))
+
+
+@given(problems())
+def test_gradient_matches_finite_differences(spec):
+    assert_gradient_matches_finite_differences(spec)
 
 
 @given(problems())
@@ -266,6 +302,52 @@ def test_untruncated_gradient_matches_loss_and_gradient_itself(spec):
         return analytic(spec, E.unpack(th, shapes), X, mask, Y, weight, context)[0]
 
     assert_gradients_close(grad, numeric_gradient(loss, E.pack(params)), shapes)
+
+
+@given(ensemble_problems())
+def test_ensemble_gradient_matches_finite_differences(spec):
+    """Members side by side: each member's entries, through the averaging head."""
+    assert_gradient_matches_finite_differences(spec)
+
+
+@given(ensemble_problems())
+def test_ensemble_outputs_and_gradient_are_those_of_its_members(spec):
+    """The joined network computes each member exactly as the member alone."""
+    spec = {**spec, "bptt_steps": None, "with_context": False}
+    n_members = spec["n_members"]
+    params, X, mask, Y, weight, _, _ = build(spec)
+    members = [build({**spec, "n_members": 1})[0]]  # the first, drawn alone
+    loss, grad, _ = analytic(spec, params, X, mask, Y, weight, None)
+    shapes = E.shapes_of(params)
+    ids = E.member_of_each_param(shapes, n_members)
+    theta = E.pack(params)
+    member_shapes = E.shapes_of(members[0])
+    member_thetas = [theta[ids == m] for m in range(n_members)]
+    # Entries of one member, in the order of pack, are that member's own layout.
+    assert_array_equal(member_thetas[0], E.pack(members[0]))
+    member_params = [E.unpack(t.copy(), member_shapes) for t in member_thetas]
+    kind = spec["readout"]
+    outputs, _ = E.forward(
+        params, X, mask, None, spec["activation"], spec["per_step"], head_of(spec),
+        kind,
+    )  # fmt: skip
+    alone = [
+        E.forward(m, X, mask, None, spec["activation"], spec["per_step"],
+                  spec["head"], kind)[0]
+        for m in member_params
+    ]  # fmt: skip
+    assert_allclose(outputs, np.mean(alone, axis=0), rtol=1e-10, atol=1e-12)
+    member_results = [
+        analytic({**spec, "n_members": 1}, m, X, mask, Y, weight, None)
+        for m in member_params
+    ]
+    assert loss == pytest.approx(np.mean([r[0] for r in member_results]), rel=1e-10)
+    # Each member's block of the gradient is its own loss's, divided by M.
+    flat = E.pack(grad)
+    for m, (_, member_grad, _) in enumerate(member_results):
+        assert_allclose(
+            flat[ids == m] * n_members, E.pack(member_grad), rtol=1e-9, atol=1e-12
+        )
 
 
 @pytest.mark.parametrize("head", HEADS)
