@@ -586,37 +586,49 @@ def _version(package):
         return f"{package} not installed"
 
 
-def cv_only(names, seeds, n_folds, fixed, n_jobs):
+def cv_only(names, seeds, n_folds, settings, n_jobs):
     """Mean CV accuracy of ElmanClassifier(**fixed) on the training splits only.
 
     How defaults are chosen without a test split: a ``SequenceScaler`` and the
     classifier in a pipeline, so that each fold is scaled on its own training part.
+    Each dict of ``settings`` is measured in turn on each data set, in the same run,
+    and its fit time is also given as a ratio to the first's.
     """
     from sklearn.model_selection import cross_val_score
     from sklearn.pipeline import make_pipeline
 
-    print("| data set | CV accuracy (mean over seeds) | per seed | seconds per fit |")
-    print("|---|---|---|---|")
+    print(
+        "| data set | parameters | CV accuracy (mean over seeds) | per seed "
+        "| seconds per fit | time ratio |"
+    )
+    print("|---|---|---|---|---|---|")
     for name in names:
         X_train, _, y_train, _ = load_dataset(name)  # the test split stays unread
-        began, scores = time.perf_counter(), []
-        for seed in seeds:
-            model = make_pipeline(
-                sklearn_elman.SequenceScaler(),
-                ElmanClassifier(random_state=seed, **fixed),
+        first_seconds = None
+        for fixed in settings:
+            began, scores = time.perf_counter(), []
+            for seed in seeds:
+                model = make_pipeline(
+                    sklearn_elman.SequenceScaler(),
+                    ElmanClassifier(random_state=seed, **fixed),
+                )
+                folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    # Small folds.
+                    warnings.filterwarnings("ignore", message="batch_size=")
+                    cv = cross_val_score(
+                        model, X_train, y_train, cv=folds, n_jobs=n_jobs
+                    )
+                scores.append(cv.mean())
+            seconds = (time.perf_counter() - began) / (n_folds * len(seeds))
+            first_seconds = first_seconds or seconds
+            per_seed = " ".join(f"{score:.3f}" for score in scores)
+            print(
+                f"| {name} | {json.dumps(fixed)} | {np.mean(scores):.3f} | {per_seed} "
+                f"| {seconds:.1f} | {seconds / first_seconds:.2f} |",
+                flush=True,
             )
-            folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                warnings.filterwarnings("ignore", message="batch_size=")  # small folds
-                cv = cross_val_score(model, X_train, y_train, cv=folds, n_jobs=n_jobs)
-            scores.append(cv.mean())
-        seconds = (time.perf_counter() - began) / (n_folds * len(seeds))
-        per_seed = " ".join(f"{score:.3f}" for score in scores)
-        print(
-            f"| {name} | {np.mean(scores):.3f} | {per_seed} | {seconds:.1f} |",
-            flush=True,
-        )
 
 
 def main(args):
@@ -627,8 +639,12 @@ def main(args):
         )
         names = [name.strip() for name in datasets.split(",") if name.strip()]
         fixed, unknown = split_known(args.elman_params or {})
-        print(f"--cv-only: {len(seeds)} seed(s), {args.cv}-fold CV, {fixed or {}}")
-        cv_only(names, seeds, 3 if args.quick else args.cv, fixed, args.n_jobs)
+        settings = [fixed]
+        if args.versus is not None:
+            settings.append(split_known(args.versus)[0])
+        n_folds = 3 if args.quick else args.cv
+        print(f"--cv-only: {len(seeds)} seed(s), {n_folds}-fold CV")
+        cv_only(names, seeds, n_folds, settings, args.n_jobs)
         return
     seeds = list(range(1 if args.quick else args.seeds))
     n_folds = 3 if args.quick else args.cv
@@ -813,7 +829,16 @@ if __name__ == "__main__":
         "the training splits, the test splits never read: how the defaults were "
         "chosen",
     )
+    parser.add_argument(
+        "--versus",
+        metavar="JSON",
+        type=json.loads,
+        help="with --cv-only: a second dict of ElmanClassifier parameters, measured "
+        "in the same run, data set by data set, with the ratio of the fit times",
+    )
     args = parser.parse_args()
+    if args.versus is not None and not args.cv_only:
+        parser.error("--versus goes with --cv-only")
     if args.seeds < 1 or args.cv < 2 or args.n_jobs == 0:
         parser.error("--seeds must be at least 1, --cv at least 2, --jobs not 0")
     if args.no_grid and args.grid is not None:

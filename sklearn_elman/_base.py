@@ -49,6 +49,7 @@ from sklearn_elman._solvers import (
     OPTIMIZERS,
     STOCHASTIC_SOLVERS,
     BaseOptimizer,
+    MemberClipping,
     clip_grad_norm,
     make_optimizer,
     minimize_lbfgs,
@@ -128,6 +129,7 @@ class BaseElman(BaseEstimator):
         "warm_up_steps": [Interval(Integral, 0, None, closed="left")],
         "blas_threads": [Interval(Integral, 1, None, closed="left"), None],
         "spectral_radius": [Interval(Real, 0, None, closed="neither")],
+        "n_ensemble": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -164,6 +166,7 @@ class BaseElman(BaseEstimator):
         warm_up_steps=0,
         blas_threads=1,
         spectral_radius=0.9,
+        n_ensemble=1,
     ):
         self.hidden_units = hidden_units
         self.activation = activation
@@ -197,6 +200,7 @@ class BaseElman(BaseEstimator):
         self.warm_up_steps = warm_up_steps
         self.blas_threads = blas_threads
         self.spectral_radius = spectral_radius
+        self.n_ensemble = n_ensemble
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -297,7 +301,7 @@ class BaseElman(BaseEstimator):
 
         Returns
         -------
-        states : ndarray of shape (n_sequences, n_steps, hidden_units)
+        states : ndarray of shape (n_sequences, n_steps, n_ensemble * hidden_units)
             ``states[i, t]`` is the hidden state (the context the next step
             reads) after step ``t`` of row ``i``; NaN at padded steps. With
             ``stateful=False`` this changes nothing on the estimator; with
@@ -332,7 +336,7 @@ class BaseElman(BaseEstimator):
             *(np.asarray(getattr(self, name + "_")) for name in PARAM_NAMES)
         )
         n_features, n_hidden = params.input_weights.shape
-        n_outputs = self._n_outputs()
+        n_outputs = self._n_outputs() * self._n_members()
         expected = _elman.param_shapes(n_features, n_hidden, n_outputs, self.readout)
         for name, array, shape in zip(PARAM_NAMES, params, expected):
             if array.shape != shape:
@@ -344,6 +348,16 @@ class BaseElman(BaseEstimator):
             dtype = np.result_type(dtype, params.input_weights.dtype)
             params = _elman.ElmanParams(*(p.astype(dtype, copy=False) for p in params))
         return params
+
+    def _n_members(self):
+        """Networks in the fitted ensemble: the output blocks of the output layer."""
+        return max(1, np.shape(self.output_bias_)[0] // self._n_outputs())
+
+    def _output_head(self, n_members=None):
+        """The output head of the fitted networks (their average, if several)."""
+        n_members = self._n_members() if n_members is None else n_members
+        head = _elman.HEADS[self._head]
+        return head if n_members == 1 else _elman.average_of_members(head, n_members)
 
     def _bind_params(self, theta, shapes):
         """Make the weight attributes views into the flat vector ``theta``."""
@@ -505,7 +519,7 @@ class BaseElman(BaseEstimator):
                 mask,
                 self._context(params),
                 self.activation,
-                head or self._head,
+                head or self._output_head(),
                 self.readout,
             ),
             lambda outputs: np.isfinite(outputs).all(),
@@ -566,6 +580,13 @@ class BaseElman(BaseEstimator):
                 )
             if self._first_partial_fit(**target_options):
                 continuing = False
+        if self.solver == "echo_state" and self.n_ensemble > 1:
+            raise ValueError(
+                f"solver='echo_state' with n_ensemble={self.n_ensemble}: the "
+                "members of an echo-state ensemble would be one larger reservoir "
+                "with its readout split. Use n_ensemble=1 and more hidden_units, "
+                "or a solver that trains the members ('adam', 'sgd' or 'lbfgs')."
+            )
         if self.solver == "echo_state" and self.stateful:
             raise ValueError(
                 "solver='echo_state' fits the output layer on the pooled states of "
@@ -579,25 +600,35 @@ class BaseElman(BaseEstimator):
 
         if continuing:
             params = self._fitted_params()
-            if params.context_weights.shape[0] != self.hidden_units:
+            n_members = self._n_members()
+            n_hidden = params.context_weights.shape[0] // n_members
+            if (n_hidden, n_members) != (self.hidden_units, self.n_ensemble):
                 raise ValueError(
-                    f"hidden_units={self.hidden_units}, but the fitted weights have "
-                    f"{params.context_weights.shape[0]} hidden units. Call fit "
-                    "without warm_start to train a network of the new size."
+                    f"hidden_units={self.hidden_units} and n_ensemble="
+                    f"{self.n_ensemble}, but the fitted weights are {n_members} "
+                    f"network(s) of {n_hidden} hidden units. Call fit without "
+                    "warm_start to train networks of the new size."
                 )
             dtype = params.input_weights.dtype
         else:
             dtype = X3.dtype
-            params = _elman.init_params(
-                X3.shape[2],
-                self.hidden_units,
-                targets.shape[1],
-                check_random_state(self.random_state),
-                dtype,
-                self.activation,
-                self.readout,
-                self.spectral_radius if self.solver == "echo_state" else None,
-            )
+            random_state = check_random_state(self.random_state)
+            # Members drawn one after another: the first is the network that
+            # n_ensemble=1 would train.
+            members = [
+                _elman.init_params(
+                    X3.shape[2],
+                    self.hidden_units,
+                    targets.shape[1],
+                    random_state,
+                    dtype,
+                    self.activation,
+                    self.readout,
+                    self.spectral_radius if self.solver == "echo_state" else None,
+                )
+                for _ in range(self.n_ensemble)
+            ]
+            params = members[0] if len(members) == 1 else _elman.join_members(members)
             self._initialize_training_state()
         X3 = X3.astype(dtype, copy=False)
         targets = targets.astype(dtype, copy=False)
@@ -662,7 +693,7 @@ class BaseElman(BaseEstimator):
             "activation": self.activation,
             "alpha": self.alpha,
             "bptt_steps": self.bptt_steps,
-            "head": self._head,
+            "head": self._output_head(),
             "kind": self.readout,
         }
 
@@ -697,6 +728,14 @@ class BaseElman(BaseEstimator):
             self._optimizer = self._make_optimizer(theta)
         return self._optimizer
 
+    def _gradient_clipping(self, shapes):
+        """``clip(grad)``: the clipping of one network, or each member's own."""
+        n_members = self._n_members()
+        if n_members == 1:
+            return lambda grad: clip_grad_norm(grad, self.max_grad_norm)
+        members = _elman.member_of_each_param(shapes, n_members)
+        return MemberClipping(members, n_members, self.max_grad_norm)
+
     def _fit_stochastic(self, theta, shapes, data, incremental):
         params = _elman.unpack(theta, shapes)
         optimizer = self._stochastic_optimizer(theta, incremental)
@@ -715,6 +754,7 @@ class BaseElman(BaseEstimator):
             )
         batch_size = train.batch_size(self.batch_size)
         loss_options = self._loss_options()
+        clip = self._gradient_clipping(shapes)
 
         # fit keeps the weights of its best epoch. With one mini-batch an epoch,
         # the epoch's loss is exactly that of the weights before its update, so
@@ -749,7 +789,7 @@ class BaseElman(BaseEstimator):
                     if not np.isfinite(batch_loss):
                         diverged = True
                         break
-                    clip_grad_norm(grad, self.max_grad_norm)
+                    clip(grad)
                     if keep_before_update:
                         np.copyto(before_update, theta)
                     optimizer.update_params(theta, grad)
@@ -935,7 +975,7 @@ class BaseElman(BaseEstimator):
     def _validate(self, params, validation, context):
         """Score and loss of the validation rows; returns (score, loss, context)."""
         outputs, loss, context = validation.evaluate(
-            params, context, self.activation, self._head, self.readout
+            params, context, self.activation, self._output_head(), self.readout
         )
         score = self._validation_score(outputs, validation.targets, validation.weights)
         return score, loss, context
@@ -949,11 +989,20 @@ class BaseElman(BaseEstimator):
         context = self._context(params)
         loss_options = self._loss_options()
 
+        n_members = self._n_members()
+        between_members = (
+            _elman.member_of_each_param(shapes, n_members) < 0
+            if n_members > 1
+            else None
+        )
+
         def loss_and_grad(theta64):
             theta[:] = theta64
             loss, _ = data.loss_and_gradient(
                 params, rows, context, grad, **loss_options
             )
+            if between_members is not None:
+                grad[between_members] = 0  # no weights grow between members
             return loss, grad.astype(np.float64)
 
         theta64, loss, n_iter, curve = minimize_lbfgs(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import logsumexp
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
@@ -48,11 +49,14 @@ class ElmanClassifier(ClassifierMixin, BaseElman):
     classes_ : ndarray of shape (n_classes,)
         Class labels.
 
-    output_weights_ : ndarray of shape (hidden_units, n_classes)
-        Weights from the hidden units to the output units (one per class, binary
-        included).
+    output_weights_ : ndarray of shape (n_readout, n_ensemble * n_classes)
+        Weights from the readout of the hidden units (``n_readout`` is
+        ``n_units``, three times that for 'last_mean_max') to the output units,
+        one per class, binary included, and per member: member ``m``'s outputs
+        are the columns ``m * n_classes`` to ``(m + 1) * n_classes``, which read
+        only its own units.
 
-    output_bias_ : ndarray of shape (n_classes,)
+    output_bias_ : ndarray of shape (n_ensemble * n_classes,)
         Bias of the output units.
 
     See Also
@@ -133,6 +137,7 @@ class ElmanClassifier(ClassifierMixin, BaseElman):
         warm_up_steps=0,
         blas_threads=1,
         spectral_radius=0.9,
+        n_ensemble=1,
         class_weight=None,
     ):
         super().__init__(
@@ -168,6 +173,7 @@ class ElmanClassifier(ClassifierMixin, BaseElman):
             warm_up_steps=warm_up_steps,
             blas_threads=blas_threads,
             spectral_radius=spectral_radius,
+            n_ensemble=n_ensemble,
         )
         self.class_weight = class_weight
 
@@ -234,10 +240,17 @@ class ElmanClassifier(ClassifierMixin, BaseElman):
         log_proba : ndarray of shape (n_sequences, n_classes)
             Log of :meth:`predict_proba`, computed from the logits with a stable
             log-softmax, so that it stays finite where a probability underflows
-            to zero. With ``stateful=True`` the context advances to the end of
-            ``X``.
+            to zero (for an ensemble, the log of the members' mean
+            probability, from their log-softmaxes). With ``stateful=True`` the
+            context advances to the end of ``X``.
         """
-        return log_softmax(self._outputs(X, head="identity"))
+        logits = self._outputs(X, head="identity")
+        n_members = self._n_members()
+        if n_members == 1:
+            return log_softmax(logits)
+        members = log_softmax(logits.reshape(len(logits), n_members, -1))
+        log_proba = logsumexp(members, axis=1) - np.log(n_members)
+        return log_proba.astype(logits.dtype, copy=False)
 
     @fill_doc
     def predict(self, X):

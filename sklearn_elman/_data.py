@@ -59,7 +59,7 @@ class _Rows:
         logits, context = self.predict(
             params, self.X3, self.mask, context, activation, "identity", kind
         )
-        loss_head = _elman.HEADS[head]
+        loss_head = _elman.output_head(head)
         loss_sum, _, weight_sum = loss_head.loss(
             logits.copy(), self.targets, self.loss_weights
         )
@@ -74,7 +74,9 @@ class _Rows:
         objective of the weights it keeps.
         """
         _, loss, _ = self.evaluate(params, context, activation, head, kind)
-        return loss + alpha * _elman.l2_penalty(params) / self.total_weight
+        # For an ensemble, the mean of the members' penalties, as for the loss.
+        penalty = _elman.l2_penalty(params) / _elman.output_head(head).n_members
+        return loss + alpha * penalty / self.total_weight
 
 
 def _rows_per_chunk(params, X3):
@@ -270,12 +272,11 @@ class SequenceRows(_Rows):
         n_seq = X3.shape[0]
         lengths = sequence_lengths(X3, mask)
         chunk = _rows_per_chunk(params, X3)
-        n_outputs = params.output_bias.shape[0]
-        outputs = np.empty((n_seq, n_outputs), dtype=X3.dtype)
+        outputs = None  # as wide as the head's output, known from the first chunk
         for rows in gen_batches(n_seq, chunk):
             n_real = int(lengths[rows].max())
             chunk_mask = None if mask is None else mask[rows, :n_real]
-            outputs[rows], _ = _elman.forward(
+            chunk_outputs, _ = _elman.forward(
                 params,
                 X3[rows, :n_real],
                 chunk_mask,
@@ -285,6 +286,9 @@ class SequenceRows(_Rows):
                 kind=kind,
                 saturate=saturate,
             )
+            if outputs is None:
+                outputs = np.empty((n_seq, chunk_outputs.shape[1]), dtype=X3.dtype)
+            outputs[rows] = chunk_outputs
         return outputs, None
 
     def readouts(self, params, activation, kind):
@@ -560,7 +564,7 @@ class StreamRows(_Rows):
             params, steps, row_ends, context, activation, keep_row_ends, saturate
         )
         logits = _elman.output_layer(params, readout_at_ends, saturate)
-        return _elman.HEADS[head].output(logits), context
+        return _elman.output_head(head).output(logits), context
 
     @classmethod
     def hidden_states(cls, params, X3, mask, context, activation, saturate=False):

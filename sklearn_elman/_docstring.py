@@ -243,6 +243,21 @@ _PARAMETERS_DOC = """\
         eigenvalue modulus) of the fixed context matrix. Below 1 the memory of
         the past fades; near 1 it lasts longer.
 
+    n_ensemble : int, default={default}
+        Number of networks trained side by side from different random starts
+        (the members are drawn one after another from ``random_state``, the
+        first being the network that ``n_ensemble=1`` trains) and averaged:
+        predictions are the mean of the members' outputs (probabilities for the
+        classifier). The members are trained as one network of
+        ``n_ensemble * hidden_units`` units whose context matrix is
+        block-diagonal, so they share every step's products and Python
+        overhead: each member follows its own loss's gradient, clipped by
+        ``max_grad_norm`` on its own, on the same mini-batches; the epochs,
+        early stopping and the kept epoch are the ensemble's (the loss is the
+        members' mean). The weight attributes hold every member side by side
+        (see ``input_weights_``), and :meth:`hidden_states` returns every
+        member's states. Not with ``solver='echo_state'``.
+
 """
 
 # The fitted attributes every Elman estimator shares ("{attributes}").
@@ -259,13 +274,16 @@ _ATTRIBUTES_DOC = """\
         Steps per patch that fit chose (``patch_size``, or what 'auto' gave);
         prediction reads patches of this size.
 
-    input_weights_ : ndarray of shape (n_features_per_step * patch_size_, hidden_units)
-        Weights from the inputs of a step (of a patch) to the hidden units.
+    input_weights_ : ndarray of shape (n_features_per_step * patch_size_, n_units)
+        Weights from the inputs of a step (of a patch) to the hidden units;
+        ``n_units`` is ``n_ensemble * hidden_units``, member ``m`` holding the
+        units ``m * hidden_units`` to ``(m + 1) * hidden_units``.
 
-    context_weights_ : ndarray of shape (hidden_units, hidden_units)
-        Weights from the context units to the hidden units.
+    context_weights_ : ndarray of shape (n_units, n_units)
+        Weights from the context units to the hidden units (block-diagonal for
+        an ensemble: no member reads another's context).
 
-    hidden_bias_ : ndarray of shape (hidden_units,)
+    hidden_bias_ : ndarray of shape (n_units,)
         Bias of the hidden units.
 
     loss_ : float

@@ -50,11 +50,14 @@ class ElmanRegressor(RegressorMixin, BaseElman):
     n_outputs_ : int
         Number of targets.
 
-    output_weights_ : ndarray of shape (hidden_units, n_outputs_)
-        Weights from the hidden units to the output units.
+    output_weights_ : ndarray of shape (n_readout, n_ensemble * n_outputs_)
+        Weights from the readout of the hidden units (``n_readout`` is
+        ``n_units``, three times that for 'last_mean_max') to the output units,
+        per member: member ``m``'s outputs are the columns ``m * n_outputs_`` to
+        ``(m + 1) * n_outputs_``, which read only its own units.
 
-    output_bias_ : ndarray of shape (n_outputs_,)
-        Bias of the output units, one per target.
+    output_bias_ : ndarray of shape (n_ensemble * n_outputs_,)
+        Bias of the output units, one per target and member.
 
     See Also
     --------
@@ -280,6 +283,7 @@ class ElmanRegressor(RegressorMixin, BaseElman):
                         window,
                         self.readout,
                         starts,
+                        self._output_head(),
                     )
 
         run_with_settings(self.blas_threads, roll_every_chunk)
@@ -426,12 +430,15 @@ def _roll_forward(
     window,
     kind,
     starts,
+    head,
 ):
     """Recursive forecast: (n_sequences, n_steps, n_targets) predictions.
 
     ``starts`` is None for independent histories, each pooled whole by the
     readout together with its forecast steps; for a stream it marks the first
-    step of each row, and every forecast step is a row of its own.
+    step of each row, and every forecast step is a row of its own. ``head``
+    turns the output layer's values into predictions (for an ensemble, the
+    members' mean, which is also what is fed back).
     """
     n_seq, _, n_features = X3.shape
     dtype = params.input_weights.dtype
@@ -452,7 +459,7 @@ def _roll_forward(
         running = entry.resume(pooled, lengths)
         restart = np.full(n_seq, starts is not None)
         for step in range(n_steps):
-            y_next = _elman.output_layer(params, pooled)
+            y_next = head.output(_elman.output_layer(params, pooled))
             predictions[:, step] = y_next
             if step == n_steps - 1:
                 break
@@ -481,7 +488,9 @@ def _roll_forward(
         recent = history[rows[:, None], np.minimum(offsets, history.shape[1] - 1)]
         recent[~real] = np.nan
         trace = _elman.run_hidden(params, recent, real, None, activation)
-        y_next = _elman.output_layer(params, _elman.readout(trace, False, kind))
+        y_next = head.output(
+            _elman.output_layer(params, _elman.readout(trace, False, kind))
+        )
         predictions[:, step] = y_next
         history[rows, ends, :n_targets] = y_next
         if future is not None:

@@ -251,6 +251,55 @@ def clip_grad_norm(grad: np.ndarray, max_norm: float | None) -> float:
     return norm
 
 
+class MemberClipping:
+    """Per-member gradients and clipping for networks trained side by side.
+
+    An ensemble trained as one wide network (see
+    :func:`~sklearn_elman._elman.join_members`) minimises the mean of its
+    members' losses, so each member's block of the gradient is its own loss's
+    gradient divided by the number of members, and a norm taken over the whole
+    vector would clip every member by the others' gradients. Calling an
+    instance undoes both: each member's block is scaled back to its own loss's
+    gradient and clipped to ``max_norm`` alone, as a single network would be,
+    and the entries between members are set to zero, so that the optimizers
+    (whose updates are element-wise) leave them at zero.
+
+    Parameters
+    ----------
+    members : ndarray of int of shape (n_params,)
+        The member of each parameter; -1 between members (see
+        :func:`~sklearn_elman._elman.member_of_each_param`).
+    n_members : int
+        Number of members.
+    max_norm : float or None
+        Largest norm of a member's gradient; None disables clipping.
+    """
+
+    def __init__(self, members, n_members, max_norm):
+        self.index = members + 1  # 0 between members
+        self.n_members, self.max_norm = n_members, max_norm
+
+    def __call__(self, grad):
+        """Scale, clip and mask the flat gradient ``grad`` in place.
+
+        Returns
+        -------
+        norms : ndarray of shape (n_members,)
+            The norm of each member's own gradient before clipping.
+        """
+        squares = np.bincount(
+            self.index, weights=grad * grad, minlength=self.n_members + 1
+        )
+        norms = self.n_members * np.sqrt(squares[1:])
+        factors = np.full(self.n_members + 1, float(self.n_members))
+        factors[0] = 0.0
+        if self.max_norm is not None:
+            over = norms > self.max_norm
+            factors[1:][over] *= self.max_norm / norms[over]
+        grad *= factors.astype(grad.dtype)[self.index]
+        return norms
+
+
 def make_optimizer(solver, params, **options):
     """Build the stochastic optimizer named ``solver`` for ``params``.
 

@@ -20,6 +20,7 @@ ESTIMATORS = [
         {"solver": "lbfgs"},
         {"solver": "sgd", "bptt_steps": 2},
         {"solver": "echo_state"},
+        {"n_ensemble": 2, "hidden_units": 32},
     )
 ] + [SequenceScaler(), SequenceScaler(with_mean=False, with_std=False)]
 

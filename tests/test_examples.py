@@ -213,10 +213,27 @@ def test_bench_accuracy_cv_only_scores_the_training_split_alone(tmp_path):
         "--elman-params", '{"max_iter": 3}',
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    row = next(
-        line for line in result.stdout.splitlines() if line.startswith("| digits")
-    )
-    mean = float(row.split("|")[2])
-    assert 0 <= mean <= 1
-    assert "{'max_iter': 3}" in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| digits")]
+    assert len(rows) == 1
+    _, _, params, mean, _, seconds, ratio, _ = rows[0].split("|")
+    assert 0 <= float(mean) <= 1
+    assert params.strip() == '{"max_iter": 3}'
+    assert float(seconds) > 0 and float(ratio) == 1
     assert "test accuracy" not in result.stdout  # no model met the test split
+
+
+def test_bench_accuracy_versus_measures_two_settings_in_one_run(tmp_path):
+    result = run_bench_accuracy(
+        tmp_path, "--datasets", "digits", "--quick", "--cv-only",
+        "--elman-params", '{"max_iter": 2}',
+        "--versus", '{"max_iter": 2, "n_ensemble": 2}',
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| digits")]
+    assert [row.split("|")[2].strip() for row in rows] == [
+        '{"max_iter": 2}',
+        '{"max_iter": 2, "n_ensemble": 2}',
+    ]
+    first, second = (row.split("|") for row in rows)
+    assert float(first[6]) == 1
+    assert float(second[5]) > 0 and float(second[6]) > 0
