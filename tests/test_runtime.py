@@ -186,6 +186,9 @@ def _starts_the_guard(code):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+# The interrupt lands in whatever runs, pytest's own garbage-collection callback
+# included, which then reports an exception it had to ignore.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("call", list(_guarded_calls()))
 def test_an_interrupt_at_any_line_anywhere_leaves_the_process_as_it_was(
     call, monkeypatch
