@@ -7,6 +7,12 @@ from sklearn_elman._sequences import ChannelFirstWarning, pad_sequences
 
 __version__ = "0.1.0.dev0"
 
+# The public path is the one files record (pickle, joblib, skops) and the one a
+# user trusts when loading: the modules behind it are private and may move.
+for _public in (ChannelFirstWarning, ElmanClassifier, ElmanRegressor, SequenceScaler):
+    _public.__module__ = __name__
+del _public
+
 __all__ = [
     "ChannelFirstWarning",
     "ElmanClassifier",

@@ -207,6 +207,22 @@ class BaseElman(BaseEstimator):
         tags.input_tags.three_d_array = True
         return tags
 
+    # The optimizer that partial_fit continues with is saved as plain data (its
+    # solver's name, numbers and arrays), so that a file of a fitted estimator
+    # (pickle, joblib or skops) holds no private class of this package.
+    def __getstate__(self):
+        state = super().__getstate__()
+        optimizer = state.get("_optimizer")
+        if isinstance(optimizer, BaseOptimizer):
+            state = {**state, "_optimizer": optimizer.state()}
+        return state
+
+    def __setstate__(self, state):
+        optimizer = state.get("_optimizer")
+        if isinstance(optimizer, dict):
+            state = {**state, "_optimizer": BaseOptimizer.from_state(optimizer)}
+        super().__setstate__(state)
+
     # ----------------------------------------------------------------------------
     # Hooks a subclass fills in
     # ----------------------------------------------------------------------------

@@ -40,10 +40,51 @@ class BaseOptimizer:
         Length of the parameter vector the optimizer was built for.
     """
 
+    #: The solver's name, as the estimators' ``solver`` parameter spells it.
+    solver = ""
+    #: Work buffers of an update (rebuilt, not saved), and the state array whose
+    #: shape and dtype they take.
+    _buffers: tuple[str, ...] = ()
+    _shaped_like = ""
+
     def __init__(self, params, learning_rate_init):
         self.learning_rate_init = learning_rate_init
         self.learning_rate = float(learning_rate_init)
         self.n_params = params.size
+
+    def state(self):
+        """The optimizer as plain data, for a file that needs no trust in it.
+
+        Returns
+        -------
+        state : dict
+            The solver's name under ``'solver'``, and every number, string and
+            array the next update needs (the work buffers are left out).
+        """
+        state = {k: v for k, v in vars(self).items() if k not in self._buffers}
+        return {"solver": self.solver, **state}
+
+    @staticmethod
+    def from_state(state):
+        """Rebuild the optimizer that :meth:`state` described.
+
+        Parameters
+        ----------
+        state : dict
+            What :meth:`state` returned.
+
+        Returns
+        -------
+        optimizer : BaseOptimizer
+            An optimizer whose next update is the one the saved one would make.
+        """
+        state = dict(state)
+        cls = OPTIMIZERS[state.pop("solver")]
+        optimizer = cls.__new__(cls)
+        optimizer.__dict__.update(state)
+        for name in cls._buffers:
+            setattr(optimizer, name, np.empty_like(state[cls._shaped_like]))
+        return optimizer
 
     def update_params(self, params, grads):
         """Update ``params`` in place from ``grads``.
@@ -112,6 +153,10 @@ class SGDOptimizer(BaseOptimizer):
     velocity : ndarray of shape (n_params,)
         Current velocity.
     """
+
+    solver = "sgd"
+    _buffers = ("_scratch",)
+    _shaped_like = "velocity"
 
     def __init__(
         self,
@@ -188,6 +233,10 @@ class AdamOptimizer(BaseOptimizer):
     Kingma, D. P. and Ba, J. (2014). Adam: a method for stochastic optimization.
     arXiv:1412.6980.
     """
+
+    solver = "adam"
+    _buffers = ("_scratch", "_step")
+    _shaped_like = "first_moment"
 
     def __init__(
         self, params, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8
