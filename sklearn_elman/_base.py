@@ -130,6 +130,7 @@ class BaseElman(BaseEstimator):
         "blas_threads": [Interval(Integral, 1, None, closed="left"), None],
         "spectral_radius": [Interval(Real, 0, None, closed="neither")],
         "n_ensemble": [Interval(Integral, 1, None, closed="left")],
+        "reverse_pass": ["boolean"],
     }
 
     def __init__(
@@ -167,6 +168,7 @@ class BaseElman(BaseEstimator):
         blas_threads=1,
         spectral_radius=0.9,
         n_ensemble=1,
+        reverse_pass=False,
     ):
         self.hidden_units = hidden_units
         self.activation = activation
@@ -201,6 +203,7 @@ class BaseElman(BaseEstimator):
         self.blas_threads = blas_threads
         self.spectral_radius = spectral_radius
         self.n_ensemble = n_ensemble
+        self.reverse_pass = reverse_pass
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -353,7 +356,9 @@ class BaseElman(BaseEstimator):
         )
         n_features, n_hidden = params.input_weights.shape
         n_outputs = self._n_outputs() * self._n_members()
-        expected = _elman.param_shapes(n_features, n_hidden, n_outputs, self.readout)
+        expected = _elman.param_shapes(
+            n_features, n_hidden, n_outputs, self.readout, self._n_passes()
+        )
         for name, array, shape in zip(PARAM_NAMES, params, expected):
             if array.shape != shape:
                 raise ValueError(
@@ -368,6 +373,12 @@ class BaseElman(BaseEstimator):
     def _n_members(self):
         """Networks in the fitted ensemble: the output blocks of the output layer."""
         return max(1, np.shape(self.output_bias_)[0] // self._n_outputs())
+
+    def _n_passes(self):
+        """Passes the fitted output layer reads: 2 with the reversed pass, else 1."""
+        n_hidden = np.shape(self.context_weights_)[0]
+        width = _elman.READOUTS[self.readout].width(n_hidden)
+        return 2 if np.shape(self.output_weights_)[0] == 2 * width else 1
 
     def _output_head(self, n_members=None):
         """The output head of the fitted networks (their average, if several)."""
@@ -537,6 +548,7 @@ class BaseElman(BaseEstimator):
                 self.activation,
                 head or self._output_head(),
                 self.readout,
+                self._n_passes() == 2,
             ),
             lambda outputs: np.isfinite(outputs).all(),
             work=work_of(params, X3),
@@ -596,6 +608,13 @@ class BaseElman(BaseEstimator):
                 )
             if self._first_partial_fit(**target_options):
                 continuing = False
+        if self.reverse_pass and self.solver != "echo_state":
+            raise ValueError(
+                f"reverse_pass=True reads a second, reversed pass through fixed "
+                f"weights, for solver='echo_state' only (solver={self.solver!r} "
+                "would have to train through it). Use solver='echo_state', or "
+                "reverse_pass=False."
+            )
         if self.solver == "echo_state" and self.n_ensemble > 1:
             raise ValueError(
                 f"solver='echo_state' with n_ensemble={self.n_ensemble}: the "
@@ -625,6 +644,12 @@ class BaseElman(BaseEstimator):
                     f"network(s) of {n_hidden} hidden units. Call fit without "
                     "warm_start to train networks of the new size."
                 )
+            if self._n_passes() != (2 if self.reverse_pass else 1):
+                raise ValueError(
+                    f"reverse_pass={self.reverse_pass}, but the fitted output layer "
+                    f"reads {self._n_passes()} pass(es). Call fit without "
+                    "warm_start to fit an output layer for the new setting."
+                )
             dtype = params.input_weights.dtype
         else:
             dtype = X3.dtype
@@ -641,6 +666,7 @@ class BaseElman(BaseEstimator):
                     self.activation,
                     self.readout,
                     self.spectral_radius if self.solver == "echo_state" else None,
+                    2 if self.reverse_pass else 1,
                 )
                 for _ in range(self.n_ensemble)
             ]
@@ -1049,7 +1075,9 @@ class BaseElman(BaseEstimator):
         data = data.distinct()  # repeated rows and weights give the same fit
         params = _elman.unpack(theta, shapes)
         loss_options = self._loss_options()
-        R = data.readouts(params, self.activation, self.readout).astype(np.float64)
+        reverse_pass = self._n_passes() == 2
+        R = data.readouts(params, self.activation, self.readout, reverse_pass)
+        R = R.astype(np.float64)
         Y = data.targets.astype(np.float64)
         weights = data.loss_weights
         if self._head == "identity":
@@ -1075,7 +1103,9 @@ class BaseElman(BaseEstimator):
         params.output_bias[...] = b
         self.n_iter_ = n_iter
         self.t_ += n_rows
-        self.loss_ = data.objective(params, None, **loss_options)
+        self.loss_ = data.objective(
+            params, None, reverse_pass=reverse_pass, **loss_options
+        )
         self.loss_curve_.append(self.loss_)
         self.best_loss_ = self.loss_
         if self.verbose:

@@ -138,6 +138,7 @@ class ElmanClassifier(ClassifierMixin, BaseElman):
         blas_threads=1,
         spectral_radius=0.9,
         n_ensemble=1,
+        reverse_pass=False,
         class_weight=None,
     ):
         super().__init__(
@@ -174,6 +175,7 @@ class ElmanClassifier(ClassifierMixin, BaseElman):
             blas_threads=blas_threads,
             spectral_radius=spectral_radius,
             n_ensemble=n_ensemble,
+            reverse_pass=reverse_pass,
         )
         self.class_weight = class_weight
 

@@ -39,7 +39,7 @@ def steps_per_chunk(params: _elman.ElmanParams, itemsize: int) -> int:
 class _Rows:
     """What the two modes share: reading their own rows with fixed weights."""
 
-    def evaluate(self, params, context, activation, head, kind):
+    def evaluate(self, params, context, activation, head, kind, reverse_pass=False):
         """Outputs of the rows and their mean loss, with the weights held fixed.
 
         The rows are read in bounded memory, as prediction reads them (a stream
@@ -57,15 +57,18 @@ class _Rows:
         """
         # The identity head gives the logits, from which both are computed.
         logits, context = self.predict(
-            params, self.X3, self.mask, context, activation, "identity", kind
-        )
+            params, self.X3, self.mask, context, activation, "identity", kind,
+            reverse_pass,
+        )  # fmt: skip
         loss_head = _elman.output_head(head)
         loss_sum, _, weight_sum = loss_head.loss(
             logits.copy(), self.targets, self.loss_weights
         )
         return loss_head.output(logits), loss_sum / weight_sum, context
 
-    def objective(self, params, context, activation, head, kind, alpha, **_):
+    def objective(
+        self, params, context, activation, head, kind, alpha, reverse_pass=False, **_
+    ):
         """The training objective of fixed weights over all the rows.
 
         The weighted mean loss plus ``0.5 * alpha * ||W||^2`` divided by the
@@ -73,7 +76,9 @@ class _Rows:
         ``lbfgs`` minimises. ``loss_`` and ``best_loss_`` of a ``fit`` are this
         objective of the weights it keeps.
         """
-        _, loss, _ = self.evaluate(params, context, activation, head, kind)
+        _, loss, _ = self.evaluate(
+            params, context, activation, head, kind, reverse_pass
+        )
         # For an ensemble, the mean of the members' penalties, as for the loss.
         penalty = _elman.l2_penalty(params) / _elman.output_head(head).n_members
         return loss + alpha * penalty / self.total_weight
@@ -255,8 +260,9 @@ class SequenceRows(_Rows):
 
     @classmethod
     def predict(
-        cls, params, X3, mask, context, activation, head, kind="last", saturate=False
-    ):
+        cls, params, X3, mask, context, activation, head, kind="last",
+        reverse_pass=False, saturate=False,
+    ):  # fmt: skip
         """Outputs of each sequence, computed in chunks of rows to bound memory.
 
         ``saturate`` computes so that no output is NaN (see
@@ -285,30 +291,35 @@ class SequenceRows(_Rows):
                 head=head,
                 kind=kind,
                 saturate=saturate,
+                reverse_pass=reverse_pass,
             )
             if outputs is None:
                 outputs = np.empty((n_seq, chunk_outputs.shape[1]), dtype=X3.dtype)
             outputs[rows] = chunk_outputs
         return outputs, None
 
-    def readouts(self, params, activation, kind):
+    def readouts(self, params, activation, kind, reverse_pass=False):
         """What the output layer reads of every row, computed in chunks of rows.
 
         Returns
         -------
         R : ndarray of shape (n_rows, n_readout)
-            The readout ``kind`` of each row's hidden states.
+            The readout ``kind`` of each row's hidden states; with
+            ``reverse_pass``, that of its reversed pass beside it (see
+            :func:`~sklearn_elman._elman.forward`).
         """
         chunk = _rows_per_chunk(params, self.X3)
         width = _elman.READOUTS[kind].width(params.context_weights.shape[0])
-        R = np.empty((self.n_rows, width), dtype=self.X3.dtype)
+        n_passes = 2 if reverse_pass else 1
+        R = np.empty((self.n_rows, n_passes * width), dtype=self.X3.dtype)
         for rows in gen_batches(self.n_rows, chunk):
             n_real = int(self.lengths[rows].max())
             mask = None if self.mask is None else self.mask[rows, :n_real]
-            trace = _elman.run_hidden(
-                params, self.X3[rows, :n_real], mask, None, activation
-            )
-            R[rows] = _elman.readout(trace, kind=kind)
+            X3 = self.X3[rows, :n_real]
+            passes = [X3, _elman.reversed_real_steps(X3, mask)][:n_passes]
+            for i, X_pass in enumerate(passes):
+                trace = _elman.run_hidden(params, X_pass, mask, None, activation)
+                R[rows, i * width : (i + 1) * width] = _elman.readout(trace, kind=kind)
         return R
 
     @classmethod
@@ -535,13 +546,15 @@ class StreamRows(_Rows):
 
     @classmethod
     def predict(
-        cls, params, X3, mask, context, activation, head, kind="last", saturate=False
-    ):
+        cls, params, X3, mask, context, activation, head, kind="last",
+        reverse_pass=False, saturate=False,
+    ):  # fmt: skip
         """Outputs at the end of each row, continuing the stream from ``context``.
 
         The readout reads the steps of its own row (the last state reads one).
         ``saturate`` computes so that no output is NaN (see
-        :func:`~sklearn_elman._elman.run_hidden`).
+        :func:`~sklearn_elman._elman.run_hidden`). A stream has no reversed pass
+        (``reverse_pass`` is refused before any stream is read).
 
         Returns
         -------

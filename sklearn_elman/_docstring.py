@@ -258,6 +258,14 @@ _PARAMETERS_DOC = """\
         (see ``input_weights_``), and :meth:`hidden_states` returns every
         member's states. Not with ``solver='echo_state'``.
 
+    reverse_pass : bool, default={default}
+        Only with ``solver='echo_state'``: read each sequence a second time, its
+        real steps in reverse order, through the same fixed weights and from a
+        zero context, and fit the output layer on both readouts side by side
+        (``output_weights_`` has twice the rows). The last state of the reversed
+        pass has read the sequence's first steps last, which a forward pass
+        remembers least. Not with ``forecast``, which feeds predictions forward.
+
 """
 
 # The fitted attributes every Elman estimator shares ("{attributes}").

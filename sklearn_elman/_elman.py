@@ -131,7 +131,11 @@ class Trace(NamedTuple):
 
 
 def param_shapes(
-    n_features: int, n_hidden: int, n_outputs: int, kind: str = "last"
+    n_features: int,
+    n_hidden: int,
+    n_outputs: int,
+    kind: str = "last",
+    n_passes: int = 1,
 ) -> ElmanParams:
     """Shapes of the five parameter arrays.
 
@@ -146,6 +150,9 @@ def param_shapes(
     kind : str, default='last'
         Readout (a key of :data:`READOUTS`), whose width is the number of inputs
         of the output layer.
+    n_passes : {1, 2}, default=1
+        Passes over each sequence whose readouts the output layer reads side by
+        side: 2 adds the reversed pass of :func:`forward`.
 
     Returns
     -------
@@ -156,7 +163,7 @@ def param_shapes(
         input_weights=(n_features, n_hidden),
         context_weights=(n_hidden, n_hidden),
         hidden_bias=(n_hidden,),
-        output_weights=(READOUTS[kind].width(n_hidden), n_outputs),
+        output_weights=(n_passes * READOUTS[kind].width(n_hidden), n_outputs),
         output_bias=(n_outputs,),
     )
 
@@ -258,6 +265,7 @@ def init_params(
     activation: str = "tanh",
     kind: str = "last",
     spectral_radius: float | None = None,
+    n_passes: int = 1,
 ) -> ElmanParams:
     """Draw initial parameters.
 
@@ -285,6 +293,8 @@ def init_params(
         the output layer.
     spectral_radius : float or None, default=None
         Spectral radius of the context matrix; None uses the activation's gain.
+    n_passes : {1, 2}, default=1
+        Passes whose readouts the output layer reads (see :func:`param_shapes`).
 
     Returns
     -------
@@ -303,7 +313,7 @@ def init_params(
     # Fixing the signs by diag(r) makes q uniformly (Haar) distributed.
     radius = gain if spectral_radius is None else spectral_radius
     context_weights = radius * q * np.where(np.diag(r) < 0, -1.0, 1.0)
-    shapes = param_shapes(n_features, n_hidden, n_outputs, kind)
+    shapes = param_shapes(n_features, n_hidden, n_outputs, kind, n_passes)
     output_weights = glorot(*shapes.output_weights)
     theta = np.zeros(n_params(shapes), dtype=dtype)
     params = unpack(theta, shapes)
@@ -1248,6 +1258,29 @@ def run_hidden(
     return Trace(steps=U, n_hidden=n_hidden, lengths=lengths)
 
 
+def reversed_real_steps(X: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Each sequence's real steps in reverse order, its padding left at the end.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_sequences, n_steps, n_features)
+        Sequences.
+    mask : ndarray of bool of shape (n_sequences, n_steps), default=None
+        True on real steps (a prefix of each sequence); all real if None.
+
+    Returns
+    -------
+    X_reversed : ndarray of shape (n_sequences, n_steps, n_features)
+        A new array: step ``t`` of sequence ``i`` is its real step
+        ``length_i - 1 - t``; padded steps are as they were.
+    """
+    n_seq, n_steps, _ = X.shape
+    lengths = np.full(n_seq, n_steps) if mask is None else mask.sum(axis=1)
+    t = np.arange(n_steps)[None, :]
+    source = np.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
+    return X[np.arange(n_seq)[:, None], source]
+
+
 def output_layer(
     params: ElmanParams, H: np.ndarray, saturate: bool = False
 ) -> np.ndarray:
@@ -1288,6 +1321,7 @@ def forward(
     kind: str = "last",
     starts: np.ndarray | None = None,
     saturate: bool = False,
+    reverse_pass: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Outputs and final context of a batch of sequences.
 
@@ -1314,6 +1348,11 @@ def forward(
     saturate : bool, default=False
         Compute so that nothing is NaN however large the inputs (see
         :func:`run_hidden`); outputs beyond the range are +-inf.
+    reverse_pass : bool, default=False
+        Read each sequence a second time, its real steps in reverse order (see
+        :func:`reversed_real_steps`), from a zero context, and give the output
+        layer both readouts side by side (``param_shapes(..., n_passes=2)``).
+        One output per sequence only.
 
     Returns
     -------
@@ -1327,6 +1366,12 @@ def forward(
     head = output_head(head)
     trace = run_hidden(params, X, mask, context, activation, saturate, head.n_members)
     R = readout(trace, per_step, kind, starts, saturate)
+    if reverse_pass:
+        backward = run_hidden(
+            params, reversed_real_steps(X, mask), mask, None, activation, saturate,
+            head.n_members,
+        )  # fmt: skip
+        R = np.concatenate([R, readout(backward, False, kind, None, saturate)], axis=1)
     Z = output_layer(params, R, saturate)
     if per_step:
         Z = Z.transpose(1, 0, 2)

@@ -206,6 +206,13 @@ class ElmanRegressor(RegressorMixin, BaseElman):
         params = self._fitted_params()
         n_features = params.input_weights.shape[0]
         n_targets = self.n_outputs_
+        if self._n_passes() == 2:
+            raise ValueError(
+                "This model reads each sequence a second time in reverse "
+                "(reverse_pass=True), so every forecast step would change the "
+                "whole reversed pass: forecast feeds predictions forward only. "
+                "Fit with reverse_pass=False to forecast."
+            )
         if n_targets > n_features:
             raise ValueError(
                 f"This model predicts {n_targets} targets from {n_features} "

@@ -21,6 +21,7 @@ ESTIMATORS = [
         {"solver": "sgd", "bptt_steps": 2},
         {"solver": "echo_state"},
         {"n_ensemble": 2, "hidden_units": 32},
+        {"solver": "echo_state", "reverse_pass": True},
     )
 ] + [SequenceScaler(), SequenceScaler(with_mean=False, with_std=False)]
 

@@ -160,3 +160,72 @@ def test_warm_start_refits_the_output_layer_on_the_same_hidden_weights():
     model.set_params(solver="echo_state", warm_start=True, max_iter=500).fit(X, y)
     assert_array_equal(model.context_weights_, trained)
     assert model.score(X, y) > 0.5
+
+
+# ----------------------------------------------------------------------------------
+# The reversed pass
+# ----------------------------------------------------------------------------------
+
+
+def test_reversed_real_steps_reverses_each_rows_real_steps_and_keeps_padding():
+    X, _, _ = sequences(n=6)
+    mask = ~np.isnan(X[:, :, 0])
+    reversed_X = E.reversed_real_steps(X, mask)
+    for row, real in zip(range(len(X)), mask.sum(axis=1)):
+        assert_array_equal(reversed_X[row, :real], X[row, :real][::-1])
+        assert_array_equal(reversed_X[row, real:], X[row, real:])
+
+
+def both_passes_one_row_at_a_time(model, X):
+    """Forward and reversed readouts, each row run alone and reversed by hand."""
+    params = model._fitted_params()
+    rows = []
+    for sequence in X:
+        real = sequence[~np.isnan(sequence[:, 0])]
+        passes = [
+            E.readout(E.run_hidden(params, steps[None]), kind=model.readout)[0]
+            for steps in (real, real[::-1])
+        ]
+        rows.append(np.concatenate(passes))
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("readout", ["last", "last_mean_max"])
+def test_reverse_pass_regressor_is_the_ridge_solution_on_both_readouts(readout):
+    X, _, y = sequences()
+    model = ElmanRegressor(
+        solver="echo_state", reverse_pass=True, readout=readout, hidden_units=16,
+        alpha=0.7, random_state=0,
+    ).fit(X, y)  # fmt: skip
+    R = both_passes_one_row_at_a_time(model, X)
+    assert model.output_weights_.shape == (R.shape[1], 1)
+    W, b = direct_least_squares(R, y[:, None], 0.7, np.ones(len(y)))
+    assert_allclose(model.output_weights_, W, rtol=1e-7, atol=1e-9)
+    assert_allclose(model.output_bias_, b, rtol=1e-7, atol=1e-9)
+    assert_allclose(model.predict(X), (R @ W + b)[:, 0], rtol=1e-7, atol=1e-9)
+
+
+def test_reverse_pass_classifier_is_a_logistic_readout_of_both_passes():
+    X, y, _ = sequences(n=120)
+    model = ElmanClassifier(
+        solver="echo_state", reverse_pass=True, hidden_units=16, alpha=0.5,
+        tol=1e-10, random_state=0,
+    ).fit(X, y)  # fmt: skip
+    R = both_passes_one_row_at_a_time(model, X)
+    reference = LogisticRegression(C=2.0, tol=1e-12, max_iter=10_000).fit(R, y)
+    assert_allclose(
+        model.predict_proba(X), reference.predict_proba(R), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_reverse_pass_is_refused_where_it_cannot_be_computed():
+    X, y, values = sequences()
+    with pytest.raises(ValueError, match="reverse_pass=True.*solver='echo_state'"):
+        ElmanClassifier(reverse_pass=True, max_iter=2).fit(X, y)
+    series = X[:, :, :1]
+    model = ElmanRegressor(solver="echo_state", reverse_pass=True).fit(series, values)
+    with pytest.raises(ValueError, match="reverse_pass=False to forecast"):
+        model.forecast(series, n_steps=2)
+    model.set_params(warm_start=True, reverse_pass=False)
+    with pytest.raises(ValueError, match="reverse_pass=False, but the fitted"):
+        model.fit(series, values)
