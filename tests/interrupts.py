@@ -71,3 +71,21 @@ class InterrupterFromFirstCall:
                 sys.settrace(None)
                 raise KeyboardInterrupt
         return self
+
+
+def raises_interrupt(call, tracer):
+    """Run ``call()`` under the trace function ``tracer``.
+
+    Returns
+    -------
+    raised : bool
+        Whether the call raised ``KeyboardInterrupt`` (other errors propagate).
+    """
+    sys.settrace(tracer)
+    try:
+        call()
+        return False
+    except KeyboardInterrupt:
+        return True
+    finally:
+        sys.settrace(None)

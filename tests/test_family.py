@@ -3,14 +3,13 @@
 import copy
 import os
 import re
-import sys
 import warnings
 
 import hypothesis.strategies as st
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from interrupts import LineInterrupter  # a helper beside the tests
+from interrupts import LineInterrupter, raises_interrupt  # helpers beside the tests
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
@@ -932,14 +931,7 @@ def test_an_interrupt_anywhere_in_training_raises_or_stops_consistently(
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            sys.settrace(interrupter)
-            try:
-                model.fit(X, y)
-                raised = False
-            except KeyboardInterrupt:
-                raised = True
-            finally:
-                sys.settrace(None)
+            raised = raises_interrupt(lambda: model.fit(X, y), interrupter)
         if not interrupter.fired:
             break
         stopped = any("interrupted by user" in str(w.message) for w in caught)
@@ -977,14 +969,7 @@ def _interrupt_at_every_line(call, model, traced_files):
         trial = copy.deepcopy(model)
         before = all_state(trial)
         interrupter = LineInterrupter(n, lambda code: code.co_filename in traced_files)
-        sys.settrace(interrupter)
-        try:
-            call(trial)
-            raised = False
-        except KeyboardInterrupt:
-            raised = True
-        finally:
-            sys.settrace(None)
+        raised = raises_interrupt(lambda: call(trial), interrupter)
         if not interrupter.fired:
             return
         yield before, all_state(trial), raised
