@@ -18,9 +18,8 @@ from sklearn_elman._data import row_starts, steps_per_chunk
 from sklearn_elman._docstring import fill_doc
 from sklearn_elman._runtime import run_with_settings
 from sklearn_elman._sequences import (
-    _is_ragged,
+    as_sequences,
     compact_stream,
-    pad_sequences,
     sequence_lengths,
     to_3d,
     user_stacklevel,
@@ -240,8 +239,7 @@ class ElmanRegressor(RegressorMixin, BaseElman):
             X3 = np.empty((1, 0, n_features), dtype=params.input_weights.dtype)
             mask = starts = None
         else:
-            if isinstance(X, list | tuple) and _is_ragged(X):
-                X = pad_sequences(X)
+            X = as_sequences(X)
             if not hasattr(X, "columns"):
                 # A history may be of any length, 2D rows included: read them
                 # as steps. (A DataFrame is validated as predict validates it,
@@ -314,8 +312,8 @@ class ElmanRegressor(RegressorMixin, BaseElman):
                 f"{n_exogenous} exogenous feature(s) of the next steps as X_future, "
                 f"of shape (n_sequences, n_steps, {n_exogenous})."
             )
-        if isinstance(X_future, list | tuple) and _is_ragged(X_future):
-            X_future = pad_sequences(X_future)  # its padding is then refused
+        # A ragged list is padded, and its padding is then refused.
+        X_future = as_sequences(X_future, "X_future")
         future = check_array(
             X_future,
             ensure_2d=False,

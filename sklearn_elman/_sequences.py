@@ -13,10 +13,14 @@ These helpers know nothing of targets or heads, so that every estimator shares t
 from __future__ import annotations
 
 import os
+import re
 import sys
 import warnings
+from collections.abc import Mapping, Set
+from numbers import Number
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.utils.validation import validate_data
 
 # Marks "no y given" in check_sequences, where y=None is a user error to report.
@@ -226,8 +230,7 @@ def check_sequences(
     ndim : int
         Only with ``return_ndim``: 2 or 3, the layout of ``X``.
     """
-    if isinstance(X, list | tuple) and _is_ragged(X):
-        X = pad_sequences(X)
+    X = as_sequences(X)
     check = {
         "reset": reset,
         "ensure_2d": False,
@@ -408,6 +411,145 @@ def to_patches(
         return patches, None
     patches[~real] = np.nan
     return patches, real
+
+
+def as_sequences(X, input_name="X"):
+    """Check that ``X`` holds numbers, and pad a ragged list of sequences.
+
+    A list (or tuple) whose rows differ in shape is a list of sequences of
+    different lengths, which :func:`pad_sequences` stacks; anything else is
+    returned as it is, for ``validate_data`` to convert. Input that cannot be
+    numbers is refused here, before it can be read as a ragged list: a string
+    (such as the key of a Dask array's block, which dask-ml's wrappers hand on
+    in place of a block they cannot find), rows that are strings or other
+    objects, an array of strings, or an object that is not array-like at all.
+
+    Parameters
+    ----------
+    X : object
+        What the user passed as ``input_name``.
+    input_name : str, default="X"
+        The name of the input, for the error messages.
+
+    Returns
+    -------
+    X : array-like
+        ``X``, NaN-padded into a 3D array if it was a ragged list of sequences.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is, or holds, strings (the error ``float('a')`` raises).
+    TypeError
+        If ``X`` is, or holds, objects other than numbers and arrays of them
+        (the error ``float(object())`` raises).
+    """
+    if type(X) is np.ndarray and X.dtype.kind in "fiub":
+        return X  # the common case, a stream's one-row calls included: no cost
+    if isinstance(X, str | bytes):
+        raise ValueError(_not_numbers(input_name, f"the string {_short(X)}", X))
+    if isinstance(X, np.ndarray) and X.dtype.kind in "US":
+        raise ValueError(
+            _not_numbers(
+                input_name, f"an array of strings, such as {_short(X.flat[0].item())}"
+            )
+        )
+    if isinstance(X, list | tuple):
+        kind = type(X).__name__
+        for i, row in enumerate(X):
+            bad = _first_non_number(row)
+            if bad is None:
+                continue
+            where = "is" if bad is row else "holds"
+            error = ValueError if isinstance(bad, str | bytes) else TypeError
+            raise error(
+                _not_numbers(
+                    input_name, f"a {kind} whose item {i} {where} {_describe(bad)}", bad
+                )
+            )
+        if _is_ragged(X):
+            return pad_sequences(X)
+        return X
+    if issparse(X):
+        return X  # validate_data says that sparse input is not supported
+    if isinstance(X, Mapping | Set) or not (
+        hasattr(X, "__len__")
+        or hasattr(X, "__array__")
+        or hasattr(X, "shape")
+        or isinstance(X, Number)
+    ):
+        raise TypeError(_not_numbers(input_name, _describe(X)))
+    return X
+
+
+# The key of a block of a Dask array: a name, a dash, a token ('array-5f87dd59...').
+_DASK_KEY = re.compile(r"[A-Za-z_][\w.]*-[0-9a-f]{8,}")
+
+
+def _not_numbers(input_name, got, value=None):
+    message = (
+        f"{input_name} must be an array of numbers, of shape (n_sequences, "
+        "n_columns) or (n_sequences, n_steps, n_features), or a list of sequences "
+        f"of numbers (see pad_sequences); got {got}."
+    )
+    if isinstance(value, str) and _DASK_KEY.fullmatch(value):
+        message += (
+            f" {_short(value)} looks like the key of a Dask array's block: dask-ml's "
+            "Incremental hands partial_fit a key in place of the block when the "
+            "array is not 2D. Give the Dask wrappers the 2D layout, "
+            "X.reshape(n_sequences, -1) with n_features_per_step=n_features."
+        )
+    return message
+
+
+def _first_non_number(row):
+    """The first entry of ``row`` that is not a number, or None if all are.
+
+    A row that numpy cannot stack (a ragged sequence) passes: pad_sequences
+    reports it. None passes too, as in scikit-learn, where it reads as NaN.
+    """
+    if isinstance(row, str | bytes):
+        return row
+    if row is None or isinstance(row, Number):
+        return None
+    try:
+        values = np.asarray(row)
+    except (ValueError, TypeError):
+        return None
+    if values.dtype.kind in "US":
+        strings = values.ravel().tolist()
+        # The one that is not even a number written out, if any, says most.
+        return next(
+            (v for v in strings if not _parses(v)), strings[0] if strings else None
+        )
+    if values.dtype.kind == "O":
+        for value in values.ravel():
+            if not (value is None or isinstance(value, _NUMBER_OR_ROW)):
+                return value
+    return None
+
+
+# What an entry of an object row may be: a number, or a (ragged) row itself.
+_NUMBER_OR_ROW = (Number, np.bool_, np.ndarray, list, tuple)
+
+
+def _parses(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _describe(value):
+    if isinstance(value, str | bytes):
+        return f"the string {_short(value)}"
+    return f"an object of type {type(value).__name__}"
+
+
+def _short(value, limit=50):
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 def _is_ragged(X):

@@ -367,6 +367,23 @@ def test_forecast_takes_the_ragged_lists_that_predict_takes():
     )
 
 
+def test_forecast_names_the_input_that_is_not_numbers():
+    rng = np.random.RandomState(0)
+    X3 = rng.normal(size=(20, 4, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = ElmanRegressor(max_iter=1, random_state=0).fit(X3, X3[:, -1, 0])
+    with pytest.raises(ValueError, match=re.escape("X must be an array of numbers")):
+        model.forecast(
+            ("array-5f87dd59601dd8d0c07b78f70f2434c0", 0, 0),
+            2,
+            X_future=np.ones((2, 2)),
+        )
+    future = re.escape("X_future must be an array of numbers") + ".*item 1 holds"
+    with pytest.raises(ValueError, match=future):
+        model.forecast(X3[:2], 2, X_future=[[1.0, 2.0], ["a", "b"]])
+
+
 @pytest.mark.parametrize("solver", ["adam", "lbfgs", "echo_state"])
 def test_targets_that_no_training_can_fit_are_named(solver):
     rng = np.random.RandomState(0)

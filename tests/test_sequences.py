@@ -176,3 +176,84 @@ def test_a_list_mixing_steps_of_shape_t_and_t_1_is_one_rule_with_pad_sequences()
     as_list = ElmanClassifier(max_iter=2, random_state=0).fit(X, y)
     padded = ElmanClassifier(max_iter=2, random_state=0).fit(pad_sequences(X), y)
     assert_array_equal(as_list.predict_proba(X), padded.predict_proba(pad_sequences(X)))
+
+
+# The key dask-ml's Incremental hands partial_fit for the first block of a 3D
+# array (dask-ml 2025.1): a tuple of the array's name and a block index.
+DASK_KEY = ("array-5f87dd59601dd8d0c07b78f70f2434c0", 0, 0)
+NOT_NUMBERS = "X must be an array of numbers, of shape (n_sequences, n_columns) or "
+DASK_HINT = (
+    "looks like the key of a Dask array's block: dask-ml's Incremental hands "
+    "partial_fit a key in place of the block when the array is not 2D. Give the "
+    "Dask wrappers the 2D layout, X.reshape(n_sequences, -1) with "
+    "n_features_per_step=n_features."
+)
+
+
+@pytest.mark.parametrize(
+    "X, error, got",
+    [
+        ("array-abc12345", ValueError, "the string 'array-abc12345'."),
+        (DASK_KEY, ValueError, f"a tuple whose item 0 is the string {DASK_KEY[0]!r}."),
+        (
+            [["a", "b"], ["c", "d"]],
+            ValueError,
+            "a list whose item 0 holds the string 'a'.",
+        ),
+        ([["1", "2"], ["3"]], ValueError, "a list whose item 0 holds the string '1'."),
+        (
+            [[1.0, 2.0], [3.0, "x"]],
+            ValueError,
+            "a list whose item 1 holds the string 'x'.",
+        ),
+        (np.array([["1", "2"]]), ValueError, "an array of strings, such as '1'."),
+        (b"bytes", ValueError, "the string b'bytes'."),
+        (
+            [object(), object()],
+            TypeError,
+            "a list whose item 0 is an object of type object.",
+        ),
+        (
+            [[1.0, {}], [2.0]],
+            TypeError,
+            "a list whose item 0 holds an object of type dict.",
+        ),
+        (object(), TypeError, "an object of type object."),
+        ({"a": [1.0, 2.0]}, TypeError, "an object of type dict."),
+    ],
+    ids=lambda v: repr(v)[:20],
+)
+def test_input_that_is_not_numbers_is_a_clear_error_not_a_ragged_list(X, error, got):
+    # Before, such input was read as a ragged list and failed inside pad_sequences
+    # (or numpy) with "could not convert string to float: 'array-...'".
+    fitted = _fitted_classifier(2)
+    calls = {
+        "fit": lambda: ElmanClassifier(max_iter=1).fit(X, [0, 1]),
+        "partial_fit": lambda: ElmanClassifier().partial_fit(X, [0, 1], [0, 1]),
+        "predict": lambda: fitted.predict(X),
+    }
+    for name, call in calls.items():
+        with pytest.raises(error, match=re.escape(NOT_NUMBERS)) as raised:
+            call()
+        message = str(raised.value)
+        assert message.endswith(got) or f"; got {got} " in message, (name, message)
+        # The hint about Dask keys comes with the two cases that hold one.
+        assert (DASK_HINT in message) == isinstance(X, str | tuple), message
+
+
+def test_lists_of_numbers_are_still_read_as_they_were():
+    y = [0, 1]
+    ragged = [[1, 2, 3], [4.0, 5.0]]
+    for X in [ragged, [np.arange(3.0), np.arange(2)], [[True, False], [1, 2.5]]]:
+        model = ElmanClassifier(max_iter=1, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(X, y)
+        expected = pad_sequences(X) if len(X[0]) != len(X[1]) else np.asarray(X, float)
+        assert_array_equal(model.predict_proba(X), model.predict_proba(expected))
+    # None reads as NaN, as numpy and scikit-learn convert it: here end padding.
+    model = ElmanClassifier(max_iter=1, random_state=0).fit(ragged, y)
+    assert_array_equal(
+        model.predict_proba([[1.0, 2.0, None], [3.0, 4.0, 5.0]]),
+        model.predict_proba(np.array([[1.0, 2.0, np.nan], [3.0, 4.0, 5.0]])),
+    )
