@@ -217,7 +217,14 @@ _PARAMETERS_DOC = """\
         ``predict_proba`` to the next (``fit`` without ``warm_start`` starts a new
         stream), and :meth:`reset_context` starts a new stream. Like any object
         with state, a stateful estimator must not be shared between threads
-        without a lock: their rows would interleave in one stream.
+        without a lock: their rows would interleave in one stream. For the same
+        reason it does not go into dask-ml's wrappers for prediction:
+        ``ParallelPostFit`` (and ``Incremental``'s predict methods) read the
+        blocks of a Dask array in parallel, each from the same context, after
+        running a row of zeros through the estimator to learn the output's
+        type, which moves its ``context_``; predict a stream in memory, in
+        order. ``Incremental`` trains a stream in order only with
+        ``shuffle_blocks=False`` (its default shuffles the blocks).
 
     warm_up_steps : int, default=0
         Only with ``stateful=True``: the number of real steps at the start of the
