@@ -152,7 +152,8 @@ print(f"Saved the figure to {os.path.abspath('plot_grid_search.png')}")
 # ------------------------------------
 # ``GridSearchCV`` hands its fits to joblib, so the same search runs on a cluster by
 # switching joblib's backend; the estimator and the search need no change. With Dask
-# (``pip install dask distributed``)::
+# (``pip install "sklearn-elman[dask]"``; ``scale_out_dask.py`` runs this on a local
+# cluster, beside dask-ml's wrappers)::
 #
 #     import joblib
 #     from dask.distributed import Client
