@@ -77,8 +77,12 @@ def test_the_cluster_has_two_worker_processes(client):
     assert len(pids) == 2 and os.getpid() not in pids
 
 
-def test_grid_search_on_the_dask_joblib_backend_scores_as_in_memory(client):
-    _, X, y = _sequences()
+@pytest.mark.parametrize("layout", ["2D", "3D"])
+def test_grid_search_on_the_dask_joblib_backend_scores_as_in_memory(client, layout):
+    # joblib's backend ships whole arrays: 3D ones too, unlike dask-ml's wrappers.
+    X3, X, y = _sequences()
+    if layout == "3D":
+        X = X3
     model = ElmanClassifier(n_features_per_step=N_FEATURES, max_iter=5, random_state=0)
     grid = {"hidden_units": [2, 6], "readout": ["last", "max"]}
     in_memory = GridSearchCV(model, grid, cv=3).fit(X, y)
