@@ -7,6 +7,7 @@ the callbacks shows or breaks.
 
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -356,3 +357,21 @@ def test_without_sklearn_callback_nothing_changes():
         assert not any("callback" in name for name in vars(model))
     model = ElmanClassifier(solver="sgd", **SMALL).partial_fit(X, LABELS, [0, 1])
     assert model.n_iter_ == 1
+
+
+def readme_block(marker):
+    """The body of the first fenced block after ``<!-- marker -->`` in README.md."""
+    readme = Path(__file__).parents[1] / "README.md"
+    after = readme.read_text().split(f"<!-- {marker} -->\n", 1)[1]
+    return after.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+@needs_callbacks
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_the_readme_example_runs(capsys):
+    # Not a doctest: the README's doctests run on every scikit-learn >= 1.6.
+    exec(readme_block("test: callbacks-example"), {})
+    output = capsys.readouterr().out
+    assert re.search(r"^30 [01]\.\d+$", output, flags=re.MULTILINE)  # 30 epochs
+    assert "GridSearchCV - fit" in output and "ElmanClassifier - fit" in output
+    assert completed_bars(output)
