@@ -70,6 +70,7 @@ if CALLBACKS_SUPPORTED:
         Warning: this class should not be used directly.
         """
 
+        # Overridden for its docstring only: which tasks these estimators report.
         def set_callbacks(self, *callbacks):
             return super().set_callbacks(*callbacks)
 
