@@ -36,6 +36,7 @@ from sklearn.utils.validation import (
 )
 
 from sklearn_elman import _elman
+from sklearn_elman._callbacks import CallbackSupport
 from sklearn_elman._data import SequenceRows, StreamRows
 from sklearn_elman._docstring import fill_doc
 from sklearn_elman._runtime import run_with_settings, work_of
@@ -74,7 +75,7 @@ def stochastic_solver(estimator):
     return True
 
 
-class BaseElman(BaseEstimator):
+class BaseElman(CallbackSupport, BaseEstimator):
     """Base class of the Elman estimators; use a subclass.
 
     Warning: this class should not be used directly. Use
@@ -580,13 +581,23 @@ class BaseElman(BaseEstimator):
     def _fit(self, X, y, incremental, sample_weight=None, **target_options):
         fitted = hasattr(self, "input_weights_")
         continuing = fitted and (incremental or self.warm_start)
+        # Before the snapshot: a failed call restores it, and the callbacks'
+        # teardown (on leaving _fit_context) needs the context it holds.
+        tasks = self._start_fit_tasks(
+            X,
+            y,
+            None if sample_weight is None else {"sample_weight": sample_weight},
+            task_name="partial_fit" if incremental else "fit",
+            max_subtasks=self._n_subtasks(incremental),
+        )
         # A call that fails leaves the estimator as it was. Training updates
         # arrays, lists and the optimizer's buffers in place, so those are copied.
         saved = {key: _copy_mutable(value) for key, value in self.__dict__.items()}
         try:
             self._validate_and_train(
-                X, y, incremental, continuing, sample_weight, target_options
+                X, y, incremental, continuing, sample_weight, target_options, tasks
             )
+            tasks.finish()
             # Returned from inside: an interrupt at the return, too, undoes the
             # call, so that a call that raises has changed nothing.
             return self
@@ -597,7 +608,7 @@ class BaseElman(BaseEstimator):
             raise
 
     def _validate_and_train(
-        self, X, y, incremental, continuing, sample_weight, target_options
+        self, X, y, incremental, continuing, sample_weight, target_options, tasks
     ):
         if incremental:
             if self.early_stopping:
@@ -685,7 +696,7 @@ class BaseElman(BaseEstimator):
         warm_up_steps = 0 if incremental else self.warm_up_steps
         data = self._rows_mode()(X3, mask, targets, stratify, warm_up_steps, weights)
         run_with_settings(
-            self.blas_threads, self._train, theta, shapes, data, incremental
+            self.blas_threads, self._train, theta, shapes, data, incremental, tasks
         )
         context = getattr(self, "context_", np.zeros(1))
         if not (
@@ -701,13 +712,29 @@ class BaseElman(BaseEstimator):
                 f"{self.learning_rate_init}) may be too high."
             )
 
-    def _train(self, theta, shapes, data, incremental):
+    def _train(self, theta, shapes, data, incremental, tasks):
         if self.solver == "lbfgs":
-            self._fit_lbfgs(theta, shapes, data)
+            self._fit_lbfgs(theta, shapes, data, tasks)
         elif self.solver == "echo_state":
             self._fit_echo_state(theta, shapes, data)
         else:
-            self._fit_stochastic(theta, shapes, data, incremental)
+            self._fit_stochastic(theta, shapes, data, incremental, tasks)
+
+    def _n_subtasks(self, incremental):
+        """Sub-tasks a call reports to callbacks: epochs, or L-BFGS iterations."""
+        if self.solver == "echo_state":
+            return 0  # one closed-form (or convex) fit of the output layer
+        return 1 if incremental else self.max_iter
+
+    @staticmethod
+    def _weights_of(theta, shapes, dtype, **attributes):
+        """The attributes of an estimator fitted with the weights ``theta``.
+
+        Copies: training goes on updating ``theta`` in place, and a callback may
+        keep the estimator built from them.
+        """
+        weights = _elman.unpack(np.array(theta, dtype=dtype), shapes)
+        return dict(zip((name + "_" for name in PARAM_NAMES), weights), **attributes)
 
     def _initialize_training_state(self):
         self.loss_curve_ = []
@@ -778,7 +805,7 @@ class BaseElman(BaseEstimator):
         members = _elman.member_of_each_param(shapes, n_members)
         return MemberClipping(members, n_members, self.max_grad_norm)
 
-    def _fit_stochastic(self, theta, shapes, data, incremental):
+    def _fit_stochastic(self, theta, shapes, data, incremental, tasks):
         params = _elman.unpack(theta, shapes)
         optimizer = self._stochastic_optimizer(theta, incremental)
         early_stopping = self.early_stopping and not incremental
@@ -818,8 +845,10 @@ class BaseElman(BaseEstimator):
         start_time = time.perf_counter()
         self.n_iter_ = 0
         diverged = False
+        fitted = lambda: self._weights_of(theta, shapes, theta.dtype)
         try:
             for _ in range(self.max_iter):
+                tasks.begin("epoch", fitted)
                 context = start_context
                 accumulated_loss = 0.0
                 for rows in train.batches(batch_size, self.shuffle, random_state):
@@ -880,8 +909,11 @@ class BaseElman(BaseEstimator):
                 self.__dict__.update(record)
                 if self.verbose:
                     print(f"{message}, {time.perf_counter() - start_time:.2f} s")
+                stop_asked = tasks.end(fitted)
 
                 optimizer.iteration_ends(self.t_)
+                if stop_asked:
+                    break  # as an early stop: fit keeps its best epoch
                 if self._no_improvement_count > self.n_iter_no_change:
                     what = "Validation score" if early_stopping else "Training loss"
                     stop = optimizer.trigger_stopping(
@@ -1022,7 +1054,7 @@ class BaseElman(BaseEstimator):
         score = self._validation_score(outputs, validation.targets, validation.weights)
         return score, loss, context
 
-    def _fit_lbfgs(self, theta, shapes, data):
+    def _fit_lbfgs(self, theta, shapes, data, tasks):
         n_rows = data.n_rows
         data = data.distinct()
         params = _elman.unpack(theta, shapes)
@@ -1038,7 +1070,15 @@ class BaseElman(BaseEstimator):
             else None
         )
 
+        n_done = 0  # iterations completed, for the callbacks' fitted estimator
+
         def loss_and_grad(theta64):
+            # The first evaluation of an iteration begins it, at the weights
+            # the previous one ended with (theta, until the line below).
+            tasks.begin(
+                "lbfgs-iter",
+                lambda: self._weights_of(theta, shapes, theta.dtype, n_iter_=n_done),
+            )
             theta[:] = theta64
             loss, _ = data.loss_and_gradient(
                 params, rows, context, grad, **loss_options
@@ -1047,6 +1087,15 @@ class BaseElman(BaseEstimator):
                 grad[between_members] = 0  # no weights grow between members
             return loss, grad.astype(np.float64)
 
+        def iteration_ends(theta64, loss):
+            nonlocal n_done
+            n_done += 1
+            return tasks.end(
+                lambda: self._weights_of(
+                    theta64, shapes, theta.dtype, n_iter_=n_done, loss_=loss
+                )
+            )
+
         theta64, loss, n_iter, curve = minimize_lbfgs(
             loss_and_grad,
             theta,
@@ -1054,6 +1103,7 @@ class BaseElman(BaseEstimator):
             max_fun=self.max_fun,
             tol=self.tol,
             verbose=bool(self.verbose),
+            iteration_ends=iteration_ends,
         )
         theta[:] = theta64
         self.n_iter_ = n_iter

@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.validation import check_is_fitted
 
+from sklearn_elman._callbacks import CallbackSupport
 from sklearn_elman._docstring import fill_doc
 from sklearn_elman._sequences import check_sequences
 
@@ -23,7 +24,11 @@ from sklearn_elman._sequences import check_sequences
 # set_output wraps transform's output in a DataFrame, which cannot hold 3D
 # sequences: the scaler wraps its 2D output itself and returns 3D as arrays.
 class SequenceScaler(
-    OneToOneFeatureMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    CallbackSupport,
+    BaseEstimator,
+    auto_wrap_output_keys=None,
 ):
     """Standardise each channel of sequences over all real steps.
 
@@ -116,6 +121,9 @@ class SequenceScaler(
         self : SequenceScaler
             The fitted scaler.
         """
+        # One task, without sub-tasks: in a Pipeline, callbacks that it hands
+        # down to its steps see this step begin and end.
+        tasks = self._start_fit_tasks(X, y, None, task_name="fit", max_subtasks=0)
         # A refit that fails or is interrupted leaves the scaler as it was:
         # validation already records the new input's width and names.
         saved = dict(self.__dict__)
@@ -129,6 +137,7 @@ class SequenceScaler(
                 mean_=mean if self.with_mean else np.zeros(X3.shape[2]),
                 scale_=scale if self.with_std else np.ones(X3.shape[2]),
             )
+            tasks.finish()
         except BaseException:
             self.__dict__ = saved
             raise

@@ -379,6 +379,7 @@ def minimize_lbfgs(
     tol: float,
     verbose: bool = False,
     ftol: float | None = None,
+    iteration_ends: Callable[[np.ndarray, float], bool] | None = None,
 ):
     """Minimise a smooth loss with L-BFGS-B.
 
@@ -400,6 +401,10 @@ def minimize_lbfgs(
     ftol : float or None, default=None
         Also stop when the loss falls by less than this fraction in an
         iteration; None keeps scipy's default. 0 stops on ``tol`` alone.
+    iteration_ends : callable, default=None
+        ``iteration_ends(theta, loss) -> stop``, called after each iteration
+        with its weights and loss; a true ``stop`` ends the minimisation there,
+        without a convergence warning (the caller asked for it).
 
     Returns
     -------
@@ -414,14 +419,22 @@ def minimize_lbfgs(
     """
     loss_curve = []
     start = time.perf_counter()
+    stopped = False
 
     def record(intermediate_result):
+        nonlocal stopped
         loss_curve.append(float(intermediate_result.fun))
         if verbose:
             print(
                 f"Iteration {len(loss_curve)}, loss = {loss_curve[-1]:.8f}, "
                 f"{time.perf_counter() - start:.2f} s"
             )
+        if iteration_ends is not None and iteration_ends(
+            intermediate_result.x, loss_curve[-1]
+        ):
+            stopped = True
+            # scipy >= 1.11 ends the minimisation on it, at this iteration.
+            raise StopIteration
 
     result = scipy.optimize.minimize(
         loss_and_grad,
@@ -433,7 +446,7 @@ def minimize_lbfgs(
         | ({} if ftol is None else {"ftol": ftol}),
     )
     n_iter = min(int(result.nit), max_iter)
-    if result.status != 0:
+    if result.status != 0 and not stopped:
         message = result.message
         if isinstance(message, bytes):
             message = message.decode()

@@ -34,6 +34,7 @@ METHODS = {
         "predict_log_proba",
         "reset_context",
         "hidden_states",
+        "set_callbacks",
     ),
     "ElmanRegressor": (
         "fit",
@@ -42,8 +43,9 @@ METHODS = {
         "forecast",
         "reset_context",
         "hidden_states",
+        "set_callbacks",
     ),
-    "SequenceScaler": ("fit", "transform", "inverse_transform"),
+    "SequenceScaler": ("fit", "transform", "inverse_transform", "set_callbacks"),
 }
 PUBLIC = [f"sklearn_elman.{cls}" for cls in METHODS] + [
     f"sklearn_elman.{cls}.{name}" for cls, names in METHODS.items() for name in names

@@ -16,6 +16,7 @@ from threadpoolctl import ThreadpoolController, threadpool_info, threadpool_limi
 
 from sklearn_elman import ElmanClassifier, ElmanRegressor, _runtime
 from sklearn_elman import _elman as E
+from sklearn_elman._callbacks import CALLBACKS_SUPPORTED
 
 TINY32 = np.finfo(np.float32).tiny
 
@@ -178,7 +179,29 @@ def _guarded_calls():
         calls[f"fit {solver}"] = lambda solver=solver: ElmanClassifier(
             solver=solver, **small
         ).fit(X, y)
+    if CALLBACKS_SUPPORTED:
+        # The hooks run inside the guard, and this one predicts there too.
+        calls["fit adam, a callback"] = lambda: (
+            ElmanClassifier(**small).set_callbacks(_Predicting()).fit(X, y)
+        )
     return calls
+
+
+class _Predicting:
+    """A callback that predicts with the estimator of each task, as scorers do."""
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, X=None, fitted_estimator=None):
+        if fitted_estimator is not None:
+            fitted_estimator.predict_proba(X)
 
 
 def _starts_the_guard(code):
@@ -189,6 +212,9 @@ def _starts_the_guard(code):
 # The interrupt lands in whatever runs, pytest's own garbage-collection callback
 # included, which then reports an exception it had to ignore.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+# An interrupt after an epoch has been recorded (in a callback's hook, say) stops
+# the fit gracefully, with this warning.
+@pytest.mark.filterwarnings("ignore:Training interrupted by user:UserWarning")
 @pytest.mark.parametrize("call", list(_guarded_calls()))
 def test_an_interrupt_at_any_line_anywhere_leaves_the_process_as_it_was(
     call, monkeypatch

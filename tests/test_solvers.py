@@ -1,6 +1,7 @@
 """Tests of the optimizers in ``sklearn_elman._solvers``."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -157,6 +158,29 @@ def test_lbfgs_warns_at_max_iter_and_reports_progress(capsys):
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 3 and out[0].startswith("Iteration 1, loss = ")
     assert out[0].endswith(" s")
+
+
+def test_lbfgs_reports_each_iteration_and_stops_when_asked():
+    seen = []
+
+    def iteration_ends(theta, loss):
+        seen.append((theta.copy(), loss))
+        return len(seen) == 2
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # a stop asked for
+        theta, loss, n_iter, curve = minimize_lbfgs(
+            quadratic,
+            np.zeros(3),
+            max_iter=100,
+            max_fun=1000,
+            tol=0,
+            iteration_ends=iteration_ends,
+        )
+    assert n_iter == len(curve) == len(seen) == 2
+    assert [loss for _, loss in seen] == curve
+    assert_array_equal(seen[-1][0], theta)
+    assert loss == curve[-1]
 
 
 def test_clip_grad_norm():
