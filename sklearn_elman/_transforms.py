@@ -1,0 +1,220 @@
+"""Series transforms for forecasting: season, log, differencing and scaling.
+
+Each rule here is cheap and documented in :class:`ElmanForecaster`'s docstring, and
+every transform is inverted exactly on the forecast: the network learns and rolls
+forward on the working series ``z``, and the forecaster hands back the level.
+
+The chain, per series and per target column::
+
+    level y  --log?-->  w  --difference (lag 0, 1 or season)-->  d  --scale-->  z
+
+Inverting a forecast of ``z`` takes the last ``lag`` values of ``w`` before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Periods that a series without a calendar is tested for, in this order; a period
+# is accepted only if the series holds at least three of its seasons.
+USUAL_PERIODS = (4, 7, 12, 24, 52)
+
+# pandas frequency prefixes and the season they imply (yearly and unknown: 1).
+SEASON_OF_FREQUENCY = {
+    "Q": 4,
+    "BQ": 4,
+    "M": 12,
+    "BM": 12,
+    "MS": 12,
+    "BMS": 12,
+    "W": 52,
+    "D": 7,
+    "B": 5,
+    "h": 24,
+    "H": 24,
+}
+
+# Critical value of the seasonality test (one-sided, 90%), as in the M4 Theta
+# benchmark: the autocorrelation at the season must exceed this many standard
+# errors (Bartlett's) of an autocorrelation.
+SEASONALITY_Z = 1.645
+
+# A log is taken ('auto') when the spread of a series grows with its level at
+# least this fast: the slope of log(spread) against log(level) over its seasons or
+# blocks. 1 is a purely multiplicative series, 0 an additive one.
+LOG_SLOPE = 0.5
+
+# First differences ('auto') when the lag-1 autocorrelation exceeds this: then
+# the differences vary less than the series itself (var(dy) = 2 var(y)(1 - r1)).
+DIFFERENCE_R1 = 0.5
+
+
+def autocorrelation(values: np.ndarray, max_lag: int) -> np.ndarray:
+    """Sample autocorrelation of a 1D series at lags 0 to ``max_lag``."""
+    centred = values - values.mean()
+    denominator = float(centred @ centred)
+    if denominator == 0:
+        return np.zeros(max_lag + 1)
+    return (
+        np.array(
+            [
+                float(centred[k:] @ centred[: len(centred) - k])
+                for k in range(max_lag + 1)
+            ]
+        )
+        / denominator
+    )
+
+
+def is_seasonal(values: np.ndarray, period: int) -> bool:
+    """The M4 Theta benchmark's 90% test for seasonality at ``period``."""
+    if period < 2 or len(values) < 3 * period:
+        return False
+    acf = autocorrelation(values, period)
+    limit = SEASONALITY_Z * np.sqrt((1 + 2 * np.sum(acf[1:period] ** 2)) / len(values))
+    return bool(acf[period] > limit)
+
+
+def season_of_index(index) -> int | None:
+    """The season a pandas index's frequency implies, or None if it has none."""
+    freq = getattr(index, "freqstr", None)
+    if freq is None:
+        try:
+            import pandas as pd
+
+            freq = pd.infer_freq(index)
+        except (TypeError, ValueError):
+            return None
+        if freq is None:
+            return None
+    prefix = freq.split("-")[0].lstrip("0123456789")
+    for name in (prefix, prefix.rstrip("E"), prefix[:1]):
+        if name in SEASON_OF_FREQUENCY:
+            return SEASON_OF_FREQUENCY[name]
+    return 1 if prefix[:1] in {"A", "Y"} else None
+
+
+def detect_season(values: np.ndarray) -> int:
+    """The first usual period at which the differenced series tests seasonal, or 1.
+
+    The test runs on the first differences, since a trend makes every
+    autocorrelation of the level large.
+    """
+    changes = np.diff(values, axis=0)
+    columns = changes.reshape(len(changes), -1).T
+    for period in USUAL_PERIODS:
+        if all(is_seasonal(column, period) for column in columns):
+            return period
+    return 1
+
+
+def grows_with_level(values: np.ndarray, season: int) -> bool:
+    """Whether the spread of a positive series grows with its level (log rule).
+
+    The series is cut into blocks of one season (at least 4 values); the slope
+    of the log of each block's spread (of its first differences) against the
+    log of its mean decides.
+    """
+    block = max(season, 4)
+    n_blocks = len(values) // block
+    if n_blocks < 3:
+        return False
+    blocks = values[len(values) - n_blocks * block :].reshape(n_blocks, block)
+    spread = np.diff(blocks, axis=1).std(axis=1)
+    level = blocks.mean(axis=1)
+    if np.any(spread <= 0) or np.ptp(np.log(level)) < 1e-8:
+        return False
+    slope = np.polyfit(np.log(level), np.log(spread), 1)[0]
+    return bool(slope > LOG_SLOPE)
+
+
+def choose_difference(values: np.ndarray, season: int) -> str:
+    """'seasonal' for a seasonal series, 'first' for a persistent one, else 'none'."""
+    if season > 1:
+        return "seasonal"
+    if len(values) < 4:
+        return "first"
+    r1 = autocorrelation(values, 1)[1]
+    return "first" if r1 > DIFFERENCE_R1 else "none"
+
+
+def lag_of(difference: str, season: int) -> int:
+    return {"none": 0, "first": 1, "seasonal": season}[difference]
+
+
+def differenced(values: np.ndarray, lag: int) -> np.ndarray:
+    return values if lag == 0 else values[lag:] - values[:-lag]
+
+
+def integrate(changes: np.ndarray, before: np.ndarray, lag: int) -> np.ndarray:
+    """Invert :func:`differenced`: the values that follow ``before``.
+
+    ``before`` holds (at least) the last ``lag`` values preceding ``changes``.
+    """
+    if lag == 0:
+        return changes.copy()
+    out = np.concatenate([before[len(before) - lag :], np.empty_like(changes)])
+    for k in range(len(changes)):
+        out[lag + k] = out[k] + changes[k]
+    return out[lag:]
+
+
+@dataclass
+class SeriesTransform:
+    """The fitted chain of one series (all its target columns).
+
+    Attributes
+    ----------
+    log : bool
+    lag : int
+        0 (no differencing), 1 (first) or the season (seasonal).
+    mean, scale : ndarray of shape (n_targets,)
+        Standardisation of the differenced series.
+    """
+
+    log: bool
+    lag: int
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, y, *, season, log, difference, scale):
+        """Decide the transforms of ``y`` (n_timepoints, n_targets) and fit them."""
+        if log == "auto":
+            log = bool(np.all(y > 0)) and all(
+                grows_with_level(column, season) for column in y.T
+            )
+        w = np.log(y) if log else y
+        if difference == "auto":
+            difference = choose_difference(w, season)
+        lag = lag_of(difference, season)
+        d = differenced(w, lag)
+        if scale:
+            mean, spread = d.mean(axis=0), d.std(axis=0)
+            spread = np.where(spread > 0, spread, 1.0)
+        else:
+            mean, spread = np.zeros(y.shape[1]), np.ones(y.shape[1])
+        return cls(bool(log), lag, mean, spread)
+
+    @property
+    def difference(self) -> str:
+        return {0: "none", 1: "first"}.get(self.lag, "seasonal")
+
+    def to_log_level(self, y):
+        return np.log(y) if self.log else np.asarray(y, dtype=float)
+
+    def from_log_level(self, w):
+        return np.exp(w) if self.log else w
+
+    def transform(self, y):
+        """The working series ``z`` of ``y``: ``lag`` values shorter."""
+        d = differenced(self.to_log_level(y), self.lag)
+        return (d - self.mean) / self.scale
+
+    def inverse(self, z, y_before):
+        """The levels that follow ``y_before`` whose working series is ``z``."""
+        d = z * self.scale + self.mean
+        w = integrate(d, self.to_log_level(y_before), self.lag)
+        return self.from_log_level(w)
