@@ -13,28 +13,12 @@ from sklearn_elman._regressor import ElmanRegressor
 from sklearn_elman._transforms import (
     SeriesTransform,
     detect_season,
+    lag_of,
     season_of_index,
+    seasonal_columns,
 )
 
 CALENDARS = ("auto", "none", "season", "trend", "season+trend")
-
-
-def default_regressor(random_state=None):
-    """The network :class:`ElmanForecaster` trains when ``regressor=None``.
-
-    Chosen by rolling-origin validation on the training parts of the development
-    series (see ``examples/bench_forecasting.py --validate``): a small network,
-    strongly regularised, averaged over five seeds.
-    """
-    return ElmanRegressor(
-        hidden_units=16,
-        alpha=0.1,
-        batch_size=24,
-        learning_rate_init=0.01,
-        n_iter_no_change=10,
-        n_ensemble=5,
-        random_state=random_state,
-    )
 
 
 @dataclass
@@ -66,7 +50,7 @@ class ElmanForecaster(BaseEstimator):
     Parameters
     ----------
     regressor : ElmanRegressor or None, default=None
-        The network, cloned at fit. None means ``default_regressor()``: 16
+        The network, cloned at fit. None means :meth:`default_regressor`: 16
         hidden units, ``alpha=0.1``, ``batch_size=24``,
         ``learning_rate_init=0.01``, ``n_iter_no_change=10`` and an ensemble of
         ``n_ensemble=5`` seeds. Tune it as ``regressor__hidden_units``.
@@ -162,7 +146,28 @@ class ElmanForecaster(BaseEstimator):
     (12,)
     """
 
-    _parameter_constraints: dict = {}
+    @staticmethod
+    def default_regressor():
+        """The network trained when ``regressor=None``, a new instance each call.
+
+        Chosen by validation on the training parts of the development series
+        (``examples/bench_forecasting.py --validate``): a small network, strongly
+        regularised, averaged over five seeds. Pass it as ``regressor`` to tune
+        its parameters as ``regressor__<name>``.
+
+        Returns
+        -------
+        regressor : ElmanRegressor
+            The default network, unfitted.
+        """
+        return ElmanRegressor(
+            hidden_units=16,
+            alpha=0.1,
+            batch_size=24,
+            learning_rate_init=0.01,
+            n_iter_no_change=10,
+            n_ensemble=5,
+        )
 
     def __init__(
         self,
@@ -301,6 +306,8 @@ class ElmanForecaster(BaseEstimator):
                 "difference='seasonal' needs a season of at least 2, but the "
                 f"season is {self.season_}: set season, or choose 'first'."
             )
+        if self.difference != "auto":
+            self._check_length(s, k, name, panel, lag_of(self.difference, self.season_))
         s.transform = SeriesTransform.fit(
             s.y,
             season=self.season_,
@@ -308,21 +315,30 @@ class ElmanForecaster(BaseEstimator):
             difference=self.difference,
             scale=self.scale,
         )
-        needed = s.transform.lag + 3
+        self._check_length(s, k, name, panel, s.transform.lag)
+
+    @staticmethod
+    def _check_length(s, k, name, panel, lag):
+        needed = lag + 3
         if len(s.y) < needed:
+            difference = {0: "no", 1: "first"}.get(lag, "seasonal")
             raise ValueError(
-                f"{_which(name, k, panel).capitalize()} has {len(s.y)} values, too "
-                f"short for {s.transform.difference} differencing (lag "
-                f"{s.transform.lag}) and a window of 2 steps: it needs at least "
-                f"{needed}."
+                f"{_which(name, k, panel)} has {len(s.y)} values, too short for "
+                f"{difference} differencing (lag {lag}) and a window of 2 steps: "
+                f"it needs at least {needed}."
             )
 
     def _resolve_calendar(self, series):
         if self.calendar != "auto":
             return self.calendar
-        seasonal = self.season_ > 1
-        differenced = all(s.transform.difference == "seasonal" for s in series)
-        return "season" if seasonal and not differenced else "none"
+        # The position in the season helps a seasonal series that is not
+        # seasonally differenced (that difference removes the season).
+        wanted = [
+            s.transform.difference != "seasonal"
+            and seasonal_columns(s.transform.to_log_level(s.y), self.season_)
+            for s in series
+        ]
+        return "season" if any(wanted) else "none"
 
     def _resolve_window(self, shortest, series):
         if self.window != "auto":
@@ -334,7 +350,7 @@ class ElmanForecaster(BaseEstimator):
                 )
                 s = series[k]
                 raise ValueError(
-                    f"{_which('y', k, self.is_panel_).capitalize()} has "
+                    f"{_which('y', k, self.is_panel_)} has "
                     f"{len(s.y)} values, {shortest} after differencing (lag "
                     f"{s.transform.lag}): too short for window={window}, which "
                     f"needs {window + 1} after differencing. Use a smaller "
@@ -389,7 +405,9 @@ class ElmanForecaster(BaseEstimator):
                 f"{L}: there is nothing to train on."
             )
         regressor = (
-            default_regressor() if self.regressor is None else clone(self.regressor)
+            self.default_regressor()
+            if self.regressor is None
+            else clone(self.regressor)
         )
         if self.random_state is not None:
             regressor.set_params(random_state=self.random_state)
@@ -591,7 +609,7 @@ class ElmanForecaster(BaseEstimator):
                 needed = s.transform.lag + self.window_
                 if len(s.y) < needed:
                     raise ValueError(
-                        f"{_which('last_window', k, panel).capitalize()} has "
+                        f"{_which('last_window', k, panel)} has "
                         f"{len(s.y)} values, too short for the window of "
                         f"{self.window_} steps after differencing (lag "
                         f"{s.transform.lag}): it needs at least {needed}."

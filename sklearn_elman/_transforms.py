@@ -97,47 +97,78 @@ def season_of_index(index) -> int | None:
 
 
 def detect_season(values: np.ndarray) -> int:
-    """The first usual period at which the differenced series tests seasonal, or 1.
+    """The first usual period at which the series tests seasonal, or 1.
 
     The test runs on the first differences, since a trend makes every
     autocorrelation of the level large.
     """
-    changes = np.diff(values, axis=0)
-    columns = changes.reshape(len(changes), -1).T
     for period in USUAL_PERIODS:
-        if all(is_seasonal(column, period) for column in columns):
+        if seasonal_columns(values, period):
             return period
     return 1
 
 
-def grows_with_level(values: np.ndarray, season: int) -> bool:
-    """Whether the spread of a positive series grows with its level (log rule).
-
-    The series is cut into blocks of one season (at least 4 values); the slope
-    of the log of each block's spread (of its first differences) against the
-    log of its mean decides.
-    """
+def _blocks(values: np.ndarray, season: int) -> np.ndarray | None:
+    """The series' last whole blocks of one season (at least 4 values), or None."""
     block = max(season, 4)
     n_blocks = len(values) // block
     if n_blocks < 3:
+        return None
+    return values[len(values) - n_blocks * block :].reshape(n_blocks, block)
+
+
+def _straightness(values: np.ndarray) -> float:
+    """R^2 of a straight line through ``values`` (1 for a line, NaN if flat)."""
+    time = np.arange(len(values), dtype=float)
+    residuals = values - np.polyval(np.polyfit(time, values, 1), time)
+    spread = values.var()
+    return 1 - residuals.var() / spread if spread > 0 else np.nan
+
+
+def grows_with_level(values: np.ndarray, season: int) -> bool:
+    """Whether a positive series is multiplicative: the log rule.
+
+    The series is cut into blocks of one season (at least 4 values). Its
+    spread must grow with its level: the slope of the log of each block's
+    spread (of its first differences) against the log of its mean exceeds
+    ``LOG_SLOPE``. And its trend must be closer to exponential than to linear:
+    a line through the logs of the block means fits at least as well (R^2) as
+    one through the means. (A linear trend times a season is left unlogged: its
+    seasonal differences are then exactly periodic.)
+    """
+    blocks = _blocks(values, season)
+    if blocks is None:
         return False
-    blocks = values[len(values) - n_blocks * block :].reshape(n_blocks, block)
     spread = np.diff(blocks, axis=1).std(axis=1)
     level = blocks.mean(axis=1)
     if np.any(spread <= 0) or np.ptp(np.log(level)) < 1e-8:
         return False
     slope = np.polyfit(np.log(level), np.log(spread), 1)[0]
-    return bool(slope > LOG_SLOPE)
+    if slope <= LOG_SLOPE:
+        return False
+    exponential, linear = _straightness(np.log(level)), _straightness(level)
+    return bool(not exponential < linear)
+
+
+def seasonal_columns(values: np.ndarray, season: int) -> bool:
+    """Whether every column's first differences test seasonal at ``season``."""
+    changes = np.diff(values, axis=0).reshape(len(values) - 1, -1)
+    return season > 1 and all(is_seasonal(column, season) for column in changes.T)
 
 
 def choose_difference(values: np.ndarray, season: int) -> str:
-    """'seasonal' for a seasonal series, 'first' for a persistent one, else 'none'."""
-    if season > 1:
+    """'seasonal' for a seasonal series, 'first' for a persistent one, else 'none'.
+
+    A season from a calendar is taken only if the series tests seasonal at it;
+    'first' needs every column's lag-1 autocorrelation above ``DIFFERENCE_R1``.
+    """
+    if seasonal_columns(values, season):
         return "seasonal"
+    columns = values.reshape(len(values), -1).T
     if len(values) < 4:
         return "first"
-    r1 = autocorrelation(values, 1)[1]
-    return "first" if r1 > DIFFERENCE_R1 else "none"
+    persistent = all(autocorrelation(c, 1)[1] > DIFFERENCE_R1 for c in columns)
+    return "first" if persistent else "none"
 
 
 def lag_of(difference: str, season: int) -> int:
