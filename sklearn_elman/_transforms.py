@@ -52,7 +52,20 @@ DIFFERENCE_R1 = 0.5
 
 
 def autocorrelation(values: np.ndarray, max_lag: int) -> np.ndarray:
-    """Sample autocorrelation of a 1D series at lags 0 to ``max_lag``."""
+    """Sample autocorrelation of a 1D series at lags 0 to ``max_lag``.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_timepoints,)
+        The series.
+    max_lag : int
+        The largest lag.
+
+    Returns
+    -------
+    ndarray of shape (max_lag + 1,)
+        The autocorrelations (all 0 for a constant series).
+    """
     centred = values - values.mean()
     denominator = float(centred @ centred)
     if denominator == 0:
@@ -69,7 +82,21 @@ def autocorrelation(values: np.ndarray, max_lag: int) -> np.ndarray:
 
 
 def is_seasonal(values: np.ndarray, period: int) -> bool:
-    """The M4 Theta benchmark's 90% test for seasonality at ``period``."""
+    """The M4 Theta benchmark's 90% test for seasonality at ``period``.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_timepoints,)
+        The series, at least three periods long (else False).
+    period : int
+        The period tested.
+
+    Returns
+    -------
+    bool
+        Whether the autocorrelation at ``period`` exceeds ``SEASONALITY_Z``
+        of Bartlett's standard errors.
+    """
     if period < 2 or len(values) < 3 * period:
         return False
     acf = autocorrelation(values, period)
@@ -78,7 +105,19 @@ def is_seasonal(values: np.ndarray, period: int) -> bool:
 
 
 def season_of_index(index) -> int | None:
-    """The season a pandas index's frequency implies, or None if it has none."""
+    """The season a pandas index's frequency implies, or None if it has none.
+
+    Parameters
+    ----------
+    index : pandas.Index
+        A DatetimeIndex or PeriodIndex (its ``freq``, else the inferred one).
+
+    Returns
+    -------
+    int or None
+        12 for monthly, 4 quarterly, 7 daily, 24 hourly, 52 weekly, 5 business
+        days, 1 yearly; None for another or unknown frequency.
+    """
     freq = getattr(index, "freqstr", None)
     if freq is None:
         try:
@@ -101,6 +140,16 @@ def detect_season(values: np.ndarray) -> int:
 
     The test runs on the first differences, since a trend makes every
     autocorrelation of the level large.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_timepoints,) or (n_timepoints, n_columns)
+        The series.
+
+    Returns
+    -------
+    int
+        The first of ``USUAL_PERIODS`` at which every column tests seasonal.
     """
     for period in USUAL_PERIODS:
         if seasonal_columns(values, period):
@@ -135,6 +184,18 @@ def grows_with_level(values: np.ndarray, season: int) -> bool:
     a line through the logs of the block means fits at least as well (R^2) as
     one through the means. (A linear trend times a season is left unlogged: its
     seasonal differences are then exactly periodic.)
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_timepoints,)
+        A positive series.
+    season : int
+        The season (the block length, at least 4).
+
+    Returns
+    -------
+    bool
+        Whether to take the log.
     """
     blocks = _blocks(values, season)
     if blocks is None:
@@ -151,7 +212,20 @@ def grows_with_level(values: np.ndarray, season: int) -> bool:
 
 
 def seasonal_columns(values: np.ndarray, season: int) -> bool:
-    """Whether every column's first differences test seasonal at ``season``."""
+    """Whether every column's first differences test seasonal at ``season``.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_timepoints,) or (n_timepoints, n_columns)
+        The series.
+    season : int
+        The period tested (1 gives False).
+
+    Returns
+    -------
+    bool
+        The verdict of :func:`is_seasonal` on every column.
+    """
     changes = np.diff(values, axis=0).reshape(len(values) - 1, -1)
     return season > 1 and all(is_seasonal(column, season) for column in changes.T)
 
@@ -161,6 +235,18 @@ def choose_difference(values: np.ndarray, season: int) -> str:
 
     A season from a calendar is taken only if the series tests seasonal at it;
     'first' needs every column's lag-1 autocorrelation above ``DIFFERENCE_R1``.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_timepoints,) or (n_timepoints, n_columns)
+        The series.
+    season : int
+        The season.
+
+    Returns
+    -------
+    str
+        'seasonal', 'first' or 'none'.
     """
     if seasonal_columns(values, season):
         return "seasonal"
@@ -182,7 +268,19 @@ def differenced(values: np.ndarray, lag: int) -> np.ndarray:
 def integrate(changes: np.ndarray, before: np.ndarray, lag: int) -> np.ndarray:
     """Invert :func:`differenced`: the values that follow ``before``.
 
-    ``before`` holds (at least) the last ``lag`` values preceding ``changes``.
+    Parameters
+    ----------
+    changes : ndarray of shape (n_timepoints, n_columns)
+        Differences at lag ``lag``.
+    before : ndarray of shape (n_before, n_columns)
+        The values preceding ``changes``, at least ``lag`` of them.
+    lag : int
+        The lag of the differences (0: ``changes`` are the values).
+
+    Returns
+    -------
+    ndarray of shape (n_timepoints, n_columns)
+        The values whose differences are ``changes``.
     """
     if lag == 0:
         return changes.copy()

@@ -10,12 +10,14 @@ numpydoc_validate = pytest.importorskip("numpydoc.validate")
 
 from sklearn_elman import (  # noqa: E402
     ElmanClassifier,
+    ElmanForecaster,
     ElmanRegressor,
     SequenceScaler,
     _elman,
     _runtime,
     _sequences,
     _solvers,
+    _transforms,
 )
 
 # Checks not applied, as in scikit-learn: extended summaries, See Also and
@@ -46,6 +48,7 @@ METHODS = {
         "set_callbacks",
     ),
     "SequenceScaler": ("fit", "transform", "inverse_transform", "set_callbacks"),
+    "ElmanForecaster": ("fit", "predict", "predict_interval", "default_regressor"),
 }
 PUBLIC = [f"sklearn_elman.{cls}" for cls in METHODS] + [
     f"sklearn_elman.{cls}.{name}" for cls, names in METHODS.items() for name in names
@@ -53,7 +56,7 @@ PUBLIC = [f"sklearn_elman.{cls}" for cls in METHODS] + [
 
 
 def module_functions():
-    for module in (_elman, _solvers, _sequences, _runtime):
+    for module in (_elman, _solvers, _sequences, _runtime, _transforms):
         for name, obj in inspect.getmembers(module, inspect.isfunction):
             if not name.startswith("_") and obj.__module__ == module.__name__:
                 yield f"{module.__name__}.{name}"
@@ -75,7 +78,9 @@ def test_maths_and_solver_docstrings(name):
     assert errors_of(name, IGNORED_PRIVATE) == []
 
 
-@pytest.mark.parametrize("Estimator", [ElmanClassifier, ElmanRegressor, SequenceScaler])
+@pytest.mark.parametrize(
+    "Estimator", [ElmanClassifier, ElmanRegressor, SequenceScaler, ElmanForecaster]
+)
 def test_every_parameter_is_documented(Estimator):
     # cleandoc: Python 3.13 strips the indentation of docstrings, older ones do not.
     doc = inspect.cleandoc(Estimator.__doc__)
@@ -84,7 +89,9 @@ def test_every_parameter_is_documented(Estimator):
     assert "{" + "parameters}" not in doc and "{" + "attributes}" not in doc
 
 
-@pytest.mark.parametrize("Estimator", [ElmanClassifier, ElmanRegressor, SequenceScaler])
+@pytest.mark.parametrize(
+    "Estimator", [ElmanClassifier, ElmanRegressor, SequenceScaler, ElmanForecaster]
+)
 def test_every_documented_default_is_the_signatures(Estimator):
     doc = inspect.cleandoc(Estimator.__doc__)
     for name, value in Estimator().get_params().items():

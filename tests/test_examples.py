@@ -21,6 +21,7 @@ EXAMPLES = sorted(path.name for path in EXAMPLES_DIR.glob("*.py"))
 EXTRA_ARGS = {
     "bench_training.py": ["--sizes", "S", "--calls", "100", "--blocks", "3"],
     "bench_accuracy.py": ["--datasets", "digits", "--quick"],
+    "bench_forecasting.py": ["--datasets", "airline,uschange"],
 }
 
 # Each example should take seconds; this only stops a hung script.
