@@ -84,9 +84,24 @@ class _Rows:
         return loss + alpha * penalty / self.total_weight
 
 
-def _rows_per_chunk(params, X3):
-    """Rows of ``X3`` that one chunk of prediction may hold (at least one)."""
-    return max(1, steps_per_chunk(params, X3.dtype.itemsize) // (X3.shape[1] + 1))
+def _rows_per_chunk(params, X3, extra_steps=0):
+    """Rows of ``X3`` that one chunk of prediction may hold (at least one).
+
+    ``extra_steps`` are steps each row gains on the way (those of a forecast).
+    """
+    per_row = X3.shape[1] + extra_steps + 1
+    return max(1, steps_per_chunk(params, X3.dtype.itemsize) // per_row)
+
+
+def _chunks_of_rows(params, X3, mask, lengths, extra_steps=0):
+    """Yield ``(rows, X3[rows], mask[rows])`` in chunks of rows that bound memory.
+
+    Each chunk is cut to its longest real length: steps that are padding in
+    every row of a chunk need not be run.
+    """
+    for rows in gen_batches(X3.shape[0], _rows_per_chunk(params, X3, extra_steps)):
+        n_real = int(lengths[rows].max())
+        yield rows, X3[rows, :n_real], None if mask is None else mask[rows, :n_real]
 
 
 class SequenceRows(_Rows):
@@ -277,15 +292,12 @@ class SequenceRows(_Rows):
         """
         n_seq = X3.shape[0]
         lengths = sequence_lengths(X3, mask)
-        chunk = _rows_per_chunk(params, X3)
         outputs = None  # as wide as the head's output, known from the first chunk
-        for rows in gen_batches(n_seq, chunk):
-            n_real = int(lengths[rows].max())
-            chunk_mask = None if mask is None else mask[rows, :n_real]
+        for rows, X_rows, mask_rows in _chunks_of_rows(params, X3, mask, lengths):
             chunk_outputs, _ = _elman.forward(
                 params,
-                X3[rows, :n_real],
-                chunk_mask,
+                X_rows,
+                mask_rows,
                 None,
                 activation,
                 head=head,
@@ -308,14 +320,10 @@ class SequenceRows(_Rows):
             ``reverse_pass``, that of its reversed pass beside it (see
             :func:`~sklearn_elman._elman.forward`).
         """
-        chunk = _rows_per_chunk(params, self.X3)
         width = _elman.READOUTS[kind].width(params.context_weights.shape[0])
         n_passes = 2 if reverse_pass else 1
         R = np.empty((self.n_rows, n_passes * width), dtype=self.X3.dtype)
-        for rows in gen_batches(self.n_rows, chunk):
-            n_real = int(self.lengths[rows].max())
-            mask = None if self.mask is None else self.mask[rows, :n_real]
-            X3 = self.X3[rows, :n_real]
+        for rows, X3, mask in _chunks_of_rows(params, self.X3, self.mask, self.lengths):
             passes = [X3, _elman.reversed_real_steps(X3, mask)][:n_passes]
             for i, X_pass in enumerate(passes):
                 trace = _elman.run_hidden(params, X_pass, mask, None, activation)
