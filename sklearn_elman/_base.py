@@ -31,6 +31,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
+    check_array,
     check_is_fitted,
     check_random_state,
 )
@@ -42,8 +43,10 @@ from sklearn_elman._docstring import fill_doc
 from sklearn_elman._runtime import run_with_settings, work_of
 from sklearn_elman._sequences import (
     NO_TARGET,
+    as_sequences,
     check_sequences,
     sequence_lengths,
+    to_3d,
     to_patches,
 )
 from sklearn_elman._solvers import (
@@ -555,6 +558,79 @@ class BaseElman(CallbackSupport, BaseEstimator):
             work=work_of(params, X3),
         )
         return self._advance_stream(context, outputs)
+
+    def _forecast_outputs(self, X, n_steps, window, check_future):
+        """The head's outputs rolled ``n_steps`` steps ahead of each history.
+
+        The histories are validated and read as :meth:`_outputs` reads rows
+        (the row mode, its chunks and its stream, the BLAS and floating-point
+        settings); then each output is fed back as the first features of the
+        next step (see the modes' ``forecast``). Nothing on the estimator
+        changes: a forecast does not consume the stream.
+
+        Parameters
+        ----------
+        X : array-like or None
+            Histories of any number of steps (2D rows are read as steps of
+            ``n_features_per_step`` features); None for a stream's
+            ``context_`` alone.
+        n_steps : int
+            Number of steps to forecast.
+        window : int or None
+            Steps every prediction reads from a zero context; None reads the
+            whole history, carrying the context over.
+        check_future : callable
+            ``check_future(n_sequences)``: the checked features of the forecast
+            steps that are not fed back, of shape (n_sequences, n_steps,
+            n_exogenous), or None.
+
+        Returns
+        -------
+        outputs : ndarray of shape (n_sequences, n_steps, n_outputs)
+            The outputs of the forecast steps, inf or NaN where they overflow.
+        """
+        if X is None:
+            params = self._fitted_params()
+            n_features = params.input_weights.shape[0]
+            X3 = np.empty((1, 0, n_features), dtype=params.input_weights.dtype)
+            mask = None
+        else:
+            X = as_sequences(X)
+            if not hasattr(X, "columns"):
+                # A history may be of any length, 2D rows included: read them
+                # as steps. (A DataFrame is validated as predict validates it,
+                # its column names included.)
+                X = check_array(
+                    X,
+                    ensure_2d=False,
+                    allow_nd=True,
+                    dtype=(np.float64, np.float32),
+                    ensure_all_finite=False,
+                )
+                if X.ndim == 2:
+                    X = to_3d(X, self.n_features_per_step)
+            params, X3, mask = self._read_input(X)
+        # The rows of a stream are one series.
+        future = check_future(1 if self.stateful else X3.shape[0])
+
+        def forecast():
+            # Overflow (judged by the caller) is an error, not a warning.
+            with np.errstate(all="ignore"):
+                return self._rows_mode().forecast(
+                    params,
+                    X3,
+                    mask,
+                    self._context(params),
+                    self.activation,
+                    self._output_head(),
+                    self.readout,
+                    n_steps,
+                    self._n_outputs(),
+                    future,
+                    window,
+                )
+
+        return run_with_settings(self.blas_threads, forecast)
 
     @staticmethod
     def _saturating_if_needed(compute, args, is_sound):

@@ -10,9 +10,9 @@ one interface, chosen once (``stateful``) instead of tested in every method:
 
 An instance holds training data (inputs, targets as the head expects them) and
 serves mini-batches, validation splits and the loss of a batch; the class methods
-:meth:`~SequenceRows.predict` and :meth:`~SequenceRows.hidden_states` read new rows
-with fitted parameters. A future mode (a target at every step of many sequences)
-is one more class with the same methods.
+:meth:`~SequenceRows.predict`, :meth:`~SequenceRows.hidden_states` and
+:meth:`~SequenceRows.forecast` read new rows with fitted parameters. A future mode
+(a target at every step of many sequences) is one more class with the same methods.
 """
 
 from __future__ import annotations
@@ -84,9 +84,24 @@ class _Rows:
         return loss + alpha * penalty / self.total_weight
 
 
-def _rows_per_chunk(params, X3):
-    """Rows of ``X3`` that one chunk of prediction may hold (at least one)."""
-    return max(1, steps_per_chunk(params, X3.dtype.itemsize) // (X3.shape[1] + 1))
+def _rows_per_chunk(params, X3, extra_steps=0):
+    """Rows of ``X3`` that one chunk of prediction may hold (at least one).
+
+    ``extra_steps`` are steps each row gains on the way (those of a forecast).
+    """
+    per_row = X3.shape[1] + extra_steps + 1
+    return max(1, steps_per_chunk(params, X3.dtype.itemsize) // per_row)
+
+
+def _chunks_of_rows(params, X3, mask, lengths, extra_steps=0):
+    """Yield ``(rows, X3[rows], mask[rows])`` in chunks of rows that bound memory.
+
+    Each chunk is cut to its longest real length: steps that are padding in
+    every row of a chunk need not be run.
+    """
+    for rows in gen_batches(X3.shape[0], _rows_per_chunk(params, X3, extra_steps)):
+        n_real = int(lengths[rows].max())
+        yield rows, X3[rows, :n_real], None if mask is None else mask[rows, :n_real]
 
 
 class SequenceRows(_Rows):
@@ -277,15 +292,12 @@ class SequenceRows(_Rows):
         """
         n_seq = X3.shape[0]
         lengths = sequence_lengths(X3, mask)
-        chunk = _rows_per_chunk(params, X3)
         outputs = None  # as wide as the head's output, known from the first chunk
-        for rows in gen_batches(n_seq, chunk):
-            n_real = int(lengths[rows].max())
-            chunk_mask = None if mask is None else mask[rows, :n_real]
+        for rows, X_rows, mask_rows in _chunks_of_rows(params, X3, mask, lengths):
             chunk_outputs, _ = _elman.forward(
                 params,
-                X3[rows, :n_real],
-                chunk_mask,
+                X_rows,
+                mask_rows,
                 None,
                 activation,
                 head=head,
@@ -308,19 +320,97 @@ class SequenceRows(_Rows):
             ``reverse_pass``, that of its reversed pass beside it (see
             :func:`~sklearn_elman._elman.forward`).
         """
-        chunk = _rows_per_chunk(params, self.X3)
         width = _elman.READOUTS[kind].width(params.context_weights.shape[0])
         n_passes = 2 if reverse_pass else 1
         R = np.empty((self.n_rows, n_passes * width), dtype=self.X3.dtype)
-        for rows in gen_batches(self.n_rows, chunk):
-            n_real = int(self.lengths[rows].max())
-            mask = None if self.mask is None else self.mask[rows, :n_real]
-            X3 = self.X3[rows, :n_real]
+        for rows, X3, mask in _chunks_of_rows(params, self.X3, self.mask, self.lengths):
             passes = [X3, _elman.reversed_real_steps(X3, mask)][:n_passes]
             for i, X_pass in enumerate(passes):
                 trace = _elman.run_hidden(params, X_pass, mask, None, activation)
                 R[rows, i * width : (i + 1) * width] = _elman.readout(trace, kind=kind)
         return R
+
+    @classmethod
+    def forecast(
+        cls, params, X3, mask, context, activation, head, kind, n_steps, n_targets,
+        future=None, window=None,
+    ):  # fmt: skip
+        """Forecast every sequence ``n_steps`` ahead, in chunks of rows.
+
+        Each history is read from a zero context, then each prediction is fed
+        back as the first ``n_targets`` features of the next step, the others
+        taken from ``future`` (see :func:`~sklearn_elman._elman.roll_forward`).
+        With an int ``window``, every prediction reads only the last ``window``
+        steps (history and predictions so far), as :meth:`predict` reads a row.
+        ``context`` is ignored: independent sequences start afresh.
+
+        Returns
+        -------
+        predictions : ndarray of shape (n_rows, n_steps, n_targets)
+            The head's output for each forecast step.
+        """
+        head = _elman.output_head(head)
+        lengths = sequence_lengths(X3, mask)
+        predictions = np.empty((X3.shape[0], n_steps, n_targets), dtype=X3.dtype)
+        for rows, X_rows, mask_rows in _chunks_of_rows(
+            params, X3, mask, lengths, n_steps
+        ):
+            future_rows = None if future is None else future[rows]
+            if window is not None:
+                predictions[rows] = cls._roll_windows(
+                    params, X_rows, lengths[rows], activation, head, kind, n_steps,
+                    n_targets, future_rows, window,
+                )  # fmt: skip
+                continue
+            trace = _elman.run_hidden(
+                params, X_rows, mask_rows, None, activation, n_members=head.n_members
+            )
+            predictions[rows] = _elman.roll_forward(
+                params, trace.final_context(), _elman.readout(trace, kind=kind),
+                lengths[rows], n_steps, n_targets, future_rows, activation, head,
+                kind,
+            )  # fmt: skip
+        return predictions
+
+    @staticmethod
+    def _roll_windows(
+        params, X3, lengths, activation, head, kind, n_steps, n_targets, future,
+        window,
+    ):  # fmt: skip
+        """Forecast step by step, each step read as :meth:`predict` reads a row.
+
+        Every prediction is the output of the last ``window`` real steps
+        (history and predictions so far) from a zero context, computed by the
+        function :meth:`predict` computes each chunk with.
+        """
+        n_seq, n_history, n_features = X3.shape
+        predictions = np.empty((n_seq, n_steps, n_targets), dtype=X3.dtype)
+        # History and predictions so far, each row's real steps first.
+        history = np.full(
+            (n_seq, n_history + n_steps, n_features), np.nan, dtype=X3.dtype
+        )
+        history[:, :n_history] = X3
+        rows = np.arange(n_seq)
+        ends = lengths.copy()
+        for step in range(n_steps):
+            starts = np.maximum(ends - window, 0)
+            # Gather each row's last `window` real steps, left-aligned, NaN-padded;
+            # no wider than the longest of them, so that a window beyond the
+            # history runs no steps of padding.
+            width = int(min(window, ends.max()))
+            offsets = starts[:, None] + np.arange(width)[None, :]
+            real = offsets < ends[:, None]
+            recent = history[rows[:, None], np.minimum(offsets, history.shape[1] - 1)]
+            recent[~real] = np.nan
+            outputs, _ = _elman.forward(
+                params, recent, real, None, activation, head=head, kind=kind
+            )
+            predictions[:, step] = outputs
+            history[rows, ends, :n_targets] = outputs
+            if future is not None:
+                history[rows, ends, n_targets:] = future[:, step]
+            ends += 1
+        return predictions
 
     @classmethod
     def hidden_states(cls, params, X3, mask, context, activation, saturate=False):
@@ -563,6 +653,21 @@ class StreamRows(_Rows):
         context : ndarray of shape (n_hidden,)
             The state after the last row.
         """
+        readout_at_ends, context = cls._readouts_at_row_ends(
+            params, X3, mask, context, activation, kind, saturate
+        )
+        logits = _elman.output_layer(params, readout_at_ends, saturate)
+        return _elman.output_head(head).output(logits), context
+
+    @classmethod
+    def _readouts_at_row_ends(
+        cls, params, X3, mask, context, activation, kind, saturate=False
+    ):
+        """The readout at the end of each row, and the state after the last row.
+
+        The rows continue the stream from ``context``; the readout reads the
+        steps of its own row (the last state reads one).
+        """
         steps, row_ends = compact_stream(X3, mask)
         n_readout = params.output_weights.shape[0]
         readout_at_ends = np.empty((len(row_ends), n_readout), dtype=X3.dtype)
@@ -576,8 +681,47 @@ class StreamRows(_Rows):
         context = cls._run(
             params, steps, row_ends, context, activation, keep_row_ends, saturate
         )
-        logits = _elman.output_layer(params, readout_at_ends, saturate)
-        return _elman.output_head(head).output(logits), context
+        return readout_at_ends, context
+
+    @classmethod
+    def forecast(
+        cls, params, X3, mask, context, activation, head, kind, n_steps, n_targets,
+        future=None, window=None,
+    ):  # fmt: skip
+        """Forecast the stream ``n_steps`` ahead of its rows, from ``context``.
+
+        The rows are read as :meth:`predict` reads them, continuing the stream
+        from ``context``; then every forecast step is a one-step row of its own
+        (see :func:`~sklearn_elman._elman.roll_forward`). Rows with no steps
+        forecast from ``context`` alone, which only a readout of the last state
+        can (the caller checks). With an int ``window``, the rows' real steps
+        are one history of which every prediction reads the last ``window``
+        steps from a zero context, as :meth:`SequenceRows.forecast` reads it.
+
+        Returns
+        -------
+        predictions : ndarray of shape (1, n_steps, n_targets)
+            The head's output for each forecast step.
+        """
+        if window is not None:
+            steps, _ = compact_stream(X3, mask)
+            return SequenceRows.forecast(
+                params, steps[None], None, None, activation, head, kind, n_steps,
+                n_targets, future, window,
+            )  # fmt: skip
+        if X3.shape[1] == 0:
+            R = context[None]  # the stream so far: its state is its readout
+        else:
+            R, context = cls._readouts_at_row_ends(
+                params, X3, mask, context, activation, kind
+            )
+            R = R[-1:]
+        # Every forecast step restarts the readout: its count of steps so far
+        # is never read.
+        return _elman.roll_forward(
+            params, context[None], R, np.ones(1, dtype=np.intp), n_steps, n_targets,
+            future, activation, head, kind, restart=True,
+        )  # fmt: skip
 
     @classmethod
     def hidden_states(cls, params, X3, mask, context, activation, saturate=False):

@@ -1379,6 +1379,85 @@ def forward(
 
 
 # --------------------------------------------------------------------------------
+# Recursive forecasting: predictions fed back as the next step's inputs
+# --------------------------------------------------------------------------------
+
+
+def roll_forward(
+    params: ElmanParams,
+    context: np.ndarray,
+    R: np.ndarray,
+    n: np.ndarray,
+    n_steps: int,
+    n_targets: int,
+    future: np.ndarray | None = None,
+    activation: str = "tanh",
+    head: str | OutputHead = "identity",
+    kind: str = "last",
+    restart: bool = False,
+) -> np.ndarray:
+    """Forecast recursively from the state and the readout a history left.
+
+    Each prediction is the head's output of the current readout (as in
+    :func:`forward`); it becomes the first ``n_targets`` features of the next
+    step, which the recurrence reads from the current state, and the readout
+    entry's ``update`` takes the new state in, in O(1) a step.
+
+    Parameters
+    ----------
+    params : ElmanParams
+        Network parameters.
+    context : ndarray of shape (n_sequences, n_hidden)
+        State after the last real step of each history.
+    R : ndarray of shape (n_sequences, n_readout)
+        Readout ``kind`` of each history's states (see :func:`readout`).
+    n : ndarray of shape (n_sequences,)
+        Real steps that ``R`` pools.
+    n_steps : int
+        Number of steps to forecast.
+    n_targets : int
+        Number of outputs, fed back as the first features of the next step.
+    future : ndarray of shape (n_sequences, n_steps, n_exogenous), default=None
+        The other features of the forecast steps; None if there are none.
+    activation : {'tanh', 'logistic', 'relu', 'identity'}, default='tanh'
+        Hidden activation.
+    head : {'softmax', 'identity'} or OutputHead, default='identity'
+        Output head (see :data:`HEADS` and :func:`average_of_members`).
+    kind : str, default='last'
+        Readout, a key of :data:`READOUTS`.
+    restart : bool, default=False
+        False pools the readout on over the history and the forecast steps
+        (independent sequences); True makes every forecast step a segment of
+        its own, over which the readout restarts (a new row of a stream).
+
+    Returns
+    -------
+    predictions : ndarray of shape (n_sequences, n_steps, n_targets)
+        The head's output for each forecast step.
+    """
+    head = output_head(head)
+    entry = READOUTS[kind]
+    n_seq, n_features = context.shape[0], params.input_weights.shape[0]
+    predictions = np.empty((n_seq, n_steps, n_targets), dtype=R.dtype)
+    running = entry.resume(R, n)
+    restart = np.full(n_seq, restart)
+    x_next = np.empty((n_seq, 1, n_features), dtype=R.dtype)
+    for step in range(n_steps):
+        predictions[:, step] = head.output(output_layer(params, R))
+        if step == n_steps - 1:
+            break
+        x_next[:, 0, :n_targets] = predictions[:, step]
+        if future is not None:
+            x_next[:, 0, n_targets:] = future[:, step]
+        trace = run_hidden(
+            params, x_next, None, context, activation, n_members=head.n_members
+        )
+        context = trace.final_context()
+        R, running = entry.update(running, context, restart)
+    return predictions
+
+
+# --------------------------------------------------------------------------------
 # Loss and backward pass through time
 # --------------------------------------------------------------------------------
 

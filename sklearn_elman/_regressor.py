@@ -8,22 +8,13 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
-from sklearn.utils import gen_batches
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from sklearn_elman import _elman
 from sklearn_elman._base import BaseElman, stochastic_solver
-from sklearn_elman._data import row_starts, steps_per_chunk
 from sklearn_elman._docstring import fill_doc
-from sklearn_elman._runtime import run_with_settings
-from sklearn_elman._sequences import (
-    as_sequences,
-    compact_stream,
-    sequence_lengths,
-    to_3d,
-    user_stacklevel,
-)
+from sklearn_elman._sequences import as_sequences, user_stacklevel
 
 
 @fill_doc
@@ -236,62 +227,11 @@ class ElmanRegressor(RegressorMixin, BaseElman):
                     "row, which context_ alone does not hold: pass the rows to "
                     "forecast from as X (they continue the stream from context_)."
                 )
-            X3 = np.empty((1, 0, n_features), dtype=params.input_weights.dtype)
-            mask = starts = None
-        else:
-            X = as_sequences(X)
-            if not hasattr(X, "columns"):
-                # A history may be of any length, 2D rows included: read them
-                # as steps. (A DataFrame is validated as predict validates it,
-                # its column names included.)
-                X = check_array(
-                    X,
-                    ensure_2d=False,
-                    allow_nd=True,
-                    dtype=(np.float64, np.float32),
-                    ensure_all_finite=False,
-                )
-                if X.ndim == 2:
-                    X = to_3d(X, self.n_features_per_step)
-            X3, mask = self._validate_X(X, reset=False)
-            params = self._fitted_params(X3.dtype)
-            X3 = X3.astype(params.input_weights.dtype, copy=False)
-            starts = None
-            if self.stateful:
-                # The rows are one stream: read it as one history, in which a
-                # pooled readout restarts at every row.
-                steps, row_ends = compact_stream(X3, mask)
-                X3, mask = steps[None], None
-                starts = row_starts(row_ends, len(steps))[None]
-        future = self._check_future(X_future, X3.shape[0], n_steps, n_features)
-        context = self._context(params)[None] if self.stateful else None
-        # Independent histories are forecast in chunks of rows, in the memory
-        # that prediction takes (a stream is a single row).
-        n_seq = X3.shape[0]
-        per_row = X3.shape[1] + n_steps + 1
-        chunk = max(1, steps_per_chunk(params, X3.dtype.itemsize) // per_row)
-        predictions = np.empty((n_seq, n_steps, n_targets), dtype=X3.dtype)
 
-        def roll_every_chunk():
-            # Overflow (judged below) is an error, not a warning and a NaN.
-            with np.errstate(all="ignore"):
-                for rows in gen_batches(n_seq, chunk):
-                    predictions[rows] = _roll_forward(
-                        params,
-                        X3[rows],
-                        None if mask is None else mask[rows],
-                        context,
-                        None if future is None else future[rows],
-                        n_steps,
-                        n_targets,
-                        self.activation,
-                        window,
-                        self.readout,
-                        starts,
-                        self._output_head(),
-                    )
+        def check_future(n_sequences):
+            return self._check_future(X_future, n_sequences, n_steps, n_features)
 
-        run_with_settings(self.blas_threads, roll_every_chunk)
+        predictions = self._forecast_outputs(X, n_steps, window, check_future)
         _check_in_range(predictions, "forecast")
         return predictions[:, :, 0] if n_targets == 1 else predictions
 
@@ -421,84 +361,3 @@ def _check_in_range(predictions, method):
         "far outside the range the model was fitted on; scale the input as at "
         "fit (for example with SequenceScaler in a pipeline), or refit."
     )
-
-
-def _roll_forward(
-    params,
-    X3,
-    mask,
-    context,
-    future,
-    n_steps,
-    n_targets,
-    activation,
-    window,
-    kind,
-    starts,
-    head,
-):
-    """Recursive forecast: (n_sequences, n_steps, n_targets) predictions.
-
-    ``starts`` is None for independent histories, each pooled whole by the
-    readout together with its forecast steps; for a stream it marks the first
-    step of each row, and every forecast step is a row of its own. ``head``
-    turns the output layer's values into predictions (for an ensemble, the
-    members' mean, which is also what is fed back).
-    """
-    n_seq, _, n_features = X3.shape
-    dtype = params.input_weights.dtype
-    lengths = sequence_lengths(X3, mask)
-    predictions = np.empty((n_seq, n_steps, n_targets), dtype=dtype)
-    if window is None:
-        entry = _elman.READOUTS[kind]
-        trace = _elman.run_hidden(params, X3, mask, context, activation)
-        state = trace.final_context()
-        if X3.shape[1] == 0:
-            pooled = state  # a stream forecast from its context alone (last_only)
-        elif starts is None:
-            pooled = _elman.readout(trace, False, kind)
-        else:
-            pooled = _elman.readout(trace, True, kind, starts)[-1]
-        # The entry's update takes in each new step in O(1); in a stream every
-        # forecast step is a one-step row, over which the readout restarts.
-        running = entry.resume(pooled, lengths)
-        restart = np.full(n_seq, starts is not None)
-        for step in range(n_steps):
-            y_next = head.output(_elman.output_layer(params, pooled))
-            predictions[:, step] = y_next
-            if step == n_steps - 1:
-                break
-            x_next = np.empty((n_seq, 1, n_features), dtype=dtype)
-            x_next[:, 0, :n_targets] = y_next
-            if future is not None:
-                x_next[:, 0, n_targets:] = future[:, step]
-            state = _elman.run_hidden(params, x_next, None, state, activation)
-            state = state.final_context()
-            pooled, running = entry.update(running, state, restart)
-        return predictions
-
-    # Windowed: history and predictions so far, each row's real steps first.
-    history = np.full((n_seq, X3.shape[1] + n_steps, n_features), np.nan, dtype=dtype)
-    history[:, : X3.shape[1]] = X3
-    rows = np.arange(n_seq)
-    ends = lengths.copy()
-    for step in range(n_steps):
-        starts = np.maximum(ends - window, 0)
-        # Gather each row's last `window` real steps, left-aligned, NaN-padded;
-        # no wider than the longest of them, so that a window beyond the
-        # history runs no steps of padding.
-        width = int(min(window, ends.max()))
-        offsets = starts[:, None] + np.arange(width)[None, :]
-        real = offsets < ends[:, None]
-        recent = history[rows[:, None], np.minimum(offsets, history.shape[1] - 1)]
-        recent[~real] = np.nan
-        trace = _elman.run_hidden(params, recent, real, None, activation)
-        y_next = head.output(
-            _elman.output_layer(params, _elman.readout(trace, False, kind))
-        )
-        predictions[:, step] = y_next
-        history[rows, ends, :n_targets] = y_next
-        if future is not None:
-            history[rows, ends, n_targets:] = future[:, step]
-        ends += 1
-    return predictions

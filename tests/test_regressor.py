@@ -246,6 +246,57 @@ def test_forecast_with_exogenous_features_and_several_targets():
     assert_array_equal(reg.forecast(X[:4], 6, X_future=future[:, :, 0]), forecast)
 
 
+def predict_from_zero_context(reg, X):
+    """``predict`` of ``X`` as a fresh stream (or independent rows) would read it."""
+    if reg.stateful:
+        reg.reset_context()
+    return reg.predict(X)
+
+
+# forecast takes every readout (it refuses only the reversed pass).
+@pytest.mark.parametrize("readout", sorted(E.READOUTS))
+@pytest.mark.parametrize("stateful", [False, True])
+@pytest.mark.parametrize("window", [None, 3])
+def test_forecast_is_predict_on_the_history_rolled_forward(readout, stateful, window):
+    # One target fed back and one exogenous feature per step: the first
+    # forecast step is predict on the history, the second predict on the
+    # history extended by the first and its exogenous value. The two methods
+    # share one path: no readout, mode or window may make them differ.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 5, 2))
+    small = {"hidden_units": 8, "max_iter": 2, "random_state": 0}
+    reg = ElmanRegressor(readout=readout, stateful=stateful, **small)
+    reg.fit(X, X[:, -1, 0])
+    history = rng.normal(size=(4, 5, 2))
+    n_series = 1 if stateful else len(history)
+    future = rng.normal(size=(n_series, 2, 1))
+    context = getattr(reg, "context_", None)
+    forecast = reg.forecast(history, 2, X_future=future, window=window)
+    assert forecast.shape == (n_series, 2)
+    if stateful:
+        assert_array_equal(reg.context_, context)  # a forecast is a what-if
+    if window is not None:
+        # Every prediction reads the last `window` steps from a zero context
+        # (a stream's rows read as one history).
+        series = history.reshape(n_series, -1, 2)
+        first = predict_from_zero_context(reg, series[:, -window:])
+        extended = np.concatenate([series, np.c_[first, future[:, 0]][:, None]], axis=1)
+        second = predict_from_zero_context(reg, extended[:, -window:])
+    elif stateful:
+        # The rows continue the stream from context_; every forecast step is
+        # a row of its own, continuing from the rows.
+        first = reg.predict(history)[-1:]
+        second = reg.predict(np.c_[first, future[:, 0]][:, None])
+    else:
+        first = reg.predict(history)
+        extended = np.concatenate(
+            [history, np.c_[first, future[:, 0]][:, None]], axis=1
+        )
+        second = reg.predict(extended)
+    assert_allclose(forecast[:, 0], first, rtol=1e-12, atol=1e-14)
+    assert_allclose(forecast[:, 1], second, rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
