@@ -42,8 +42,7 @@ between two runs: each run of the model starts from that same context.
 Refused at export, with an error naming the parameter:
 
 - input of another type than float32 (the graph computes in float32);
-- classes that are neither strings nor integers (a float label such as 0.5
-  has no int64 label output);
+- a ``target_opset`` below 15;
 - an estimator that is not fitted.
 
 Unlike ``predict``, the graph has no fallback for inputs so large that the
@@ -352,19 +351,13 @@ def _convert_classifier(scope, operator, container):
 
 
 def _label_values(classes):
-    """Classes as the label output holds them: strings or int64."""
+    """Classes as the label output holds them: strings, or int64 for numbers.
+
+    A classifier's numeric classes are integers (scikit-learn refuses
+    continuous targets), so int64, skl2onnx's type for them, holds them all.
+    """
     classes = np.asarray(classes)
-    if classes.dtype.kind in "OUS":
-        return classes.astype(str)
-    if classes.dtype.kind in "biu" or (
-        classes.dtype.kind == "f" and np.array_equal(classes, np.round(classes))
-    ):
-        return classes.astype(np.int64)
-    raise NotImplementedError(
-        f"classes_={classes!r}: skl2onnx's label output holds int64 or strings, "
-        "and these float classes are not integers. Encode the labels (for "
-        "example with LabelEncoder) before fitting."
-    )
+    return classes.astype(str if classes.dtype.kind in "OUS" else np.int64)
 
 
 def _convert_regressor(scope, operator, container):
