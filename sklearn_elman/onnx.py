@@ -404,10 +404,6 @@ def register():
 
     Importing :mod:`sklearn_elman.onnx` already calls this; calling it again
     does no harm.
-
-    Returns
-    -------
-    None
     """
     skl2onnx.update_registered_converter(
         ElmanClassifier,
@@ -447,8 +443,8 @@ def to_onnx(estimator, X_sample, *, options=None, target_opset=None):
         Input of the layout the model will read (2D or 3D); only its number
         of dimensions and of columns (features for 3D) are used.
     options : dict, default=None
-        skl2onnx options, such as ``{"zipmap": False}`` for a classifier's
-        probabilities as a plain tensor.
+        Options of skl2onnx, such as ``{"zipmap": False}`` for a
+        classifier's probabilities as a plain tensor.
     target_opset : int, default=None
         ONNX opset (15 or later); skl2onnx's latest tested one if None.
 

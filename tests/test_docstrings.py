@@ -79,6 +79,14 @@ def test_maths_and_solver_docstrings(name):
 
 
 @pytest.mark.parametrize(
+    "name", ["sklearn_elman.onnx.register", "sklearn_elman.onnx.to_onnx"]
+)
+def test_onnx_docstrings(name):
+    pytest.importorskip("skl2onnx")  # the optional onnx extra
+    assert errors_of(name, IGNORED) == []
+
+
+@pytest.mark.parametrize(
     "Estimator", [ElmanClassifier, ElmanRegressor, SequenceScaler, ElmanForecaster]
 )
 def test_every_parameter_is_documented(Estimator):
