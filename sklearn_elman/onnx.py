@@ -43,7 +43,7 @@ Refused at export, with an error naming the parameter:
 
 - input of another type than float32 (the graph computes in float32);
 - a ``target_opset`` below 15;
-- an estimator that is not fitted.
+- an estimator that is not fitted (scikit-learn's ``NotFittedError``).
 
 Unlike ``predict``, the graph has no fallback for inputs so large that the
 recurrence overflows (``predict`` recomputes such rows in a saturating way):
@@ -58,6 +58,7 @@ try:
     import onnx
     import skl2onnx
     from onnx import numpy_helper
+    from skl2onnx._parse import _parse_sklearn_classifier
     from skl2onnx.common.data_types import (
         FloatTensorType,
         guess_proto_type,
@@ -94,7 +95,13 @@ MIN_OPSET = 15  # Shape with start and end
 class _Graph:
     """Nodes and constants added to a skl2onnx container, under unique names."""
 
-    def __init__(self, scope, container):
+    def __init__(self, scope, operator, container):
+        if guess_proto_type(operator.inputs[0].type) != onnx.TensorProto.FLOAT:
+            raise NotImplementedError(
+                f"{type(operator.raw_operator).__name__} is exported for float32 "
+                f"input only, got input type {operator.inputs[0].type}: convert "
+                "with FloatTensorType, or pass a float32 sample to to_onnx."
+            )
         self.scope = scope
         self.container = container
         self.opset = container.target_opset
@@ -139,16 +146,6 @@ class _Graph:
         if op_type == "ReduceSum" or self.opset >= REDUCE_AXES_AS_INPUT:
             return self.op(op_type, x, self.const([axis], "axes"), keepdims=keepdims)
         return self.op(op_type, x, axes=[axis], keepdims=keepdims)
-
-
-def _check_float32(operator):
-    proto = guess_proto_type(operator.inputs[0].type)
-    if proto != onnx.TensorProto.FLOAT:
-        raise NotImplementedError(
-            f"{type(operator.raw_operator).__name__} is exported for float32 input "
-            f"only, got input type {operator.inputs[0].type}: convert with "
-            "FloatTensorType, or pass a float32 sample to to_onnx."
-        )
 
 
 def _sequences(g, estimator, X, input_ndim):
@@ -196,21 +193,23 @@ def _ceil_div(g, a, b):
     return g.op("Div", g.op("Sub", g.op("Add", a, b), g.const(1)), b)
 
 
-def _steps_before(g, n_steps_of, lengths, time_axis):
-    """Boolean mask of the real steps, time on ``time_axis`` (0 or 1)."""
-    n_steps = g.op("Squeeze", g.op("Shape", n_steps_of, start=1, end=2))
+def _step_indices(g, X, axis):
+    """``0 .. n_steps - 1`` of batch-major ``X``, along ``axis`` of a 2D array."""
+    n_steps = g.op("Squeeze", g.op("Shape", X, start=1, end=2))
     steps = g.op("Range", g.const(0), n_steps, g.const(1))
-    steps = g.op("Unsqueeze", steps, g.const([1 - time_axis]))
+    return g.op("Unsqueeze", steps, g.const([1 - axis]))
+
+
+def _steps_before(g, X, lengths, time_axis):
+    """Boolean mask of the real steps of ``X``, time on ``time_axis`` (0 or 1)."""
+    steps = _step_indices(g, X, time_axis)
     return g.op("Less", steps, g.op("Unsqueeze", lengths, g.const([time_axis])))
 
 
-def _rnn(g, estimator, X, n_directions, sequence_lens, *initial_h):
+def _rnn(g, activation, params, X, n_directions, sequence_lens, *initial_h):
     """ONNX's RNN over time-major ``X``: its outputs Y and Y_h."""
-    name, alpha_beta = RNN_ACTIVATIONS[estimator.activation]
-    input_weights = np.asarray(estimator.input_weights_, dtype=np.float32)
-    context_weights = np.asarray(estimator.context_weights_, dtype=np.float32)
-    hidden_bias = np.asarray(estimator.hidden_bias_, dtype=np.float32)
-    n_hidden = context_weights.shape[0]
+    name, alpha_beta = RNN_ACTIVATIONS[activation]
+    n_hidden = params.context_weights.shape[0]
     # Both directions share the weights: the reverse pass reads the same network.
     tiled = lambda a: np.repeat(a[None], n_directions, axis=0)
     attributes = {}
@@ -220,9 +219,11 @@ def _rnn(g, estimator, X, n_directions, sequence_lens, *initial_h):
     return g.op(
         "RNN",
         X,
-        g.const(tiled(input_weights.T), "W"),
-        g.const(tiled(context_weights.T), "R"),
-        g.const(tiled(np.concatenate([hidden_bias, np.zeros_like(hidden_bias)])), "B"),
+        g.const(tiled(params.input_weights.T), "W"),
+        g.const(tiled(params.context_weights.T), "R"),
+        g.const(
+            tiled(np.concatenate([params.hidden_bias, 0 * params.hidden_bias])), "B"
+        ),
         sequence_lens,
         *initial_h,
         n_out=2,
@@ -247,7 +248,11 @@ def _pooled(g, kind, states, last, real, lengths, time_axis):
         elif part == "mean":
             weights = g.op("Cast", real, to=onnx.TensorProto.FLOAT)
             total = g.reduce("ReduceSum", g.op("Mul", states, weights), time_axis)
-            count = g.op("Cast", g.op("Unsqueeze", lengths, g.const([1])), to=1)
+            count = g.op(
+                "Cast",
+                g.op("Unsqueeze", lengths, g.const([1])),
+                to=onnx.TensorProto.FLOAT,
+            )
             pooled.append(g.op("Div", total, count))
         elif part == "max":
             masked = g.op("Where", real, states, g.const(np.float32(-np.inf)))
@@ -260,14 +265,15 @@ def _pooled(g, kind, states, last, real, lengths, time_axis):
     return pooled
 
 
-def _readouts(g, estimator, X, lengths):
+def _readouts(g, estimator, params, X, lengths):
     """What the output layer reads, (n_rows, n_readout), as ``predict`` reads it."""
     kind = estimator.readout
     n_directions = estimator._n_passes()
     if not estimator.stateful:
         Y, Y_h = _rnn(
             g,
-            estimator,
+            estimator.activation,
+            params,
             g.op("Transpose", X, perm=[1, 0, 2]),
             n_directions,
             g.op("Cast", lengths, to=onnx.TensorProto.INT32),
@@ -285,12 +291,12 @@ def _readouts(g, estimator, X, lengths):
         real_bt = _steps_before(g, X, lengths, 1)
         where = g.op("Transpose", g.op("NonZero", real_bt), perm=[1, 0])
         stream = g.op("Unsqueeze", g.op("GatherND", X, where), g.const([1]))
-        check_is_fitted(estimator, "context_")
-        context = np.asarray(estimator.context_, dtype=np.float32)
+        context = estimator._context(params)
         n_stream = g.op("Shape", stream, end=1)
         Y, _ = _rnn(
             g,
-            estimator,
+            estimator.activation,
+            params,
             stream,
             1,
             g.op("Cast", n_stream, to=onnx.TensorProto.INT32),
@@ -300,11 +306,12 @@ def _readouts(g, estimator, X, lengths):
         # Back to rows: step t of row i is stream step start_i + t.
         start = g.op("CumSum", lengths, g.const(0), exclusive=1)
         last_step = g.op("Sub", g.op("Add", start, lengths), g.const(1))
-        n_steps = g.op("Squeeze", g.op("Shape", X, start=1, end=2))
-        steps = g.op("Unsqueeze", g.op("Range", g.const(0), n_steps, g.const(1)),
-                     g.const([0]))  # fmt: skip
-        in_row = g.op("Min", steps, g.op("Unsqueeze", g.op("Sub", lengths,
-                      g.const(1)), g.const([1])))  # fmt: skip
+        last_in_row = g.op("Sub", lengths, g.const(1))
+        in_row = g.op(
+            "Min",
+            _step_indices(g, X, 1),
+            g.op("Unsqueeze", last_in_row, g.const([1])),
+        )
         at = g.op("Add", g.op("Unsqueeze", start, g.const([1])), in_row)
         states = g.op("Gather", flat, at, axis=0)  # (n_rows, n_steps, n_hidden)
         last = g.op("Gather", flat, last_step, axis=0)
@@ -315,10 +322,12 @@ def _readouts(g, estimator, X, lengths):
 
 def _head_outputs(g, estimator, X, input_ndim, softmax):
     """The estimator's outputs (probabilities, or values), members averaged."""
+    # The estimator's own checks of its weights, and their float32 values.
+    params = estimator._fitted_params()
+    params = params._make(p.astype(np.float32) for p in params)
     X, lengths = _sequences(g, estimator, X, input_ndim)
-    R = _readouts(g, estimator, X, lengths)
-    weights = np.asarray(estimator.output_weights_, dtype=np.float32)
-    bias = np.asarray(estimator.output_bias_, dtype=np.float32)
+    R = _readouts(g, estimator, params, X, lengths)
+    weights, bias = params.output_weights, params.output_bias
     Z = g.op("Add", g.op("MatMul", R, g.const(weights, "Wout")), g.const(bias))
     n_members = estimator._n_members()
     if n_members == 1:
@@ -334,14 +343,15 @@ def _input_ndim(operator):
 
 
 def _convert_classifier(scope, operator, container):
-    _check_float32(operator)
-    g = _Graph(scope, container)
+    g = _Graph(scope, operator, container)
     estimator = operator.raw_operator
     probabilities = _head_outputs(
         g, estimator, operator.inputs[0].full_name, _input_ndim(operator), True
     )
     g.op("Identity", probabilities, out=operator.outputs[1].full_name)
     classes = _label_values(estimator.classes_)
+    if scope.get_options(estimator, {"nocl": False})["nocl"]:
+        classes = np.arange(len(classes))  # skl2onnx's option: class indices
     g.op(
         "Gather",
         g.const(classes, "classes"),
@@ -361,8 +371,7 @@ def _label_values(classes):
 
 
 def _convert_regressor(scope, operator, container):
-    _check_float32(operator)
-    g = _Graph(scope, container)
+    g = _Graph(scope, operator, container)
     values = _head_outputs(
         g,
         operator.raw_operator,
@@ -373,15 +382,23 @@ def _convert_regressor(scope, operator, container):
     g.op("Identity", values, out=operator.outputs[0].full_name)
 
 
+def _parse_classifier(scope, model, inputs, custom_parsers=None):
+    # skl2onnx's own parser of classifiers (private, but the one its documented
+    # examples of custom parsers call), which fails obscurely on a model
+    # without classes_: scikit-learn's NotFittedError first.
+    check_is_fitted(model)
+    return _parse_sklearn_classifier(scope, model, inputs, custom_parsers)
+
+
 def _regressor_shape(operator):
+    check_is_fitted(operator.raw_operator)
     n_targets = operator.raw_operator._n_outputs()
     n_rows = operator.inputs[0].get_first_dimension()
     operator.outputs[0].type = FloatTensorType([n_rows, n_targets])
 
 
 def _convert_scaler(scope, operator, container):
-    _check_float32(operator)
-    g = _Graph(scope, container)
+    g = _Graph(scope, operator, container)
     scaler = operator.raw_operator
     mean = np.asarray(scaler.mean_, dtype=np.float32)
     scale = np.asarray(scaler.scale_, dtype=np.float32)
@@ -394,6 +411,7 @@ def _convert_scaler(scope, operator, container):
 
 
 def _scaler_shape(operator):
+    check_is_fitted(operator.raw_operator)
     operator.outputs[0].type = operator.inputs[0].type.__class__(
         operator.inputs[0].type.shape
     )
@@ -410,6 +428,7 @@ def register():
         "SklearnElmanClassifier",
         calculate_linear_classifier_output_shapes,
         _convert_classifier,
+        parser=_parse_classifier,
         options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
     )
     skl2onnx.update_registered_converter(

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.pipeline import make_pipeline
 
 from sklearn_elman import ElmanClassifier, ElmanRegressor, SequenceScaler
@@ -184,6 +184,15 @@ def test_default_zipmap_gives_maps_of_class_probabilities():
     assert_allclose(proba, clf.predict_proba(X_test), rtol=0, atol=ATOL)
 
 
+def test_zipmap_columns_and_nocl():
+    clf, X_test = fitted_classifier(labels=["ant", "bee", "cat"], n_classes=3)
+    label, *columns = run(clf, X_test, options={"zipmap": "columns"})
+    assert_array_equal(label, clf.predict(X_test))
+    assert_allclose(np.column_stack(columns), clf.predict_proba(X_test), atol=ATOL)
+    label, _ = run(clf, X_test, options={"zipmap": False, "nocl": True})
+    assert_array_equal(label, clf.predict_proba(X_test).argmax(axis=1))
+
+
 def test_refuses_double_input_and_old_opsets():
     clf, X_test = fitted_classifier()
     with pytest.raises(NotImplementedError, match="float32 input only"):
@@ -195,6 +204,13 @@ def test_refuses_double_input_and_old_opsets():
 def test_float_classes_give_int64_labels():
     clf, X_test = fitted_classifier(labels=[-1.0, 2.0])
     check_classifier(clf, X_test)
+
+
+@pytest.mark.parametrize("Estimator", [ElmanClassifier, ElmanRegressor, SequenceScaler])
+def test_refuses_an_unfitted_estimator(Estimator):
+    X, _ = data()
+    with pytest.raises(NotFittedError):
+        elman_onnx.to_onnx(Estimator(), X)
 
 
 def test_the_package_does_not_import_onnx():
