@@ -36,8 +36,12 @@ target (as skl2onnx exports ``MLPRegressor``).
 A stateful estimator (``stateful=True``) is exported as its ``predict`` reads
 rows: consecutive chunks of one stream, starting from the ``context_`` the
 estimator holds at export time (zeros after ``reset_context()``, the end of
-the training stream after ``fit``). The graph does not keep the context
-between two runs: each run of the model starts from that same context.
+the training stream after ``fit``). With :func:`to_onnx`, that context is an
+optional input, ``initial_context`` of shape (1, 1, n_units) (its default the
+exported ``context_``; pass zeros for a fresh stream), and the context after
+the run's last step is an extra output, ``final_context``: feeding it back as
+the next run's ``initial_context`` continues the stream, as consecutive
+``predict`` calls do. (``skl2onnx.to_onnx`` alone bakes the context in.)
 
 Refused at export, with an error naming the parameter:
 
@@ -193,6 +197,11 @@ def _ceil_div(g, a, b):
     return g.op("Div", g.op("Sub", g.op("Add", a, b), g.const(1)), b)
 
 
+# Names of a stateful model's optional input and extra output (see to_onnx).
+INITIAL_CONTEXT = "initial_context"
+FINAL_CONTEXT = "final_context"
+
+
 def _step_indices(g, X, axis):
     """``0 .. n_steps - 1`` of batch-major ``X``, along ``axis`` of a 2D array."""
     n_steps = g.op("Squeeze", g.op("Shape", X, start=1, end=2))
@@ -206,7 +215,7 @@ def _steps_before(g, X, lengths, time_axis):
     return g.op("Less", steps, g.op("Unsqueeze", lengths, g.const([time_axis])))
 
 
-def _rnn(g, activation, params, X, n_directions, sequence_lens, *initial_h):
+def _rnn(g, activation, params, X, n_directions, sequence_lens, *initial_h, out=None):
     """ONNX's RNN over time-major ``X``: its outputs Y and Y_h."""
     name, alpha_beta = RNN_ACTIVATIONS[activation]
     n_hidden = params.context_weights.shape[0]
@@ -226,6 +235,7 @@ def _rnn(g, activation, params, X, n_directions, sequence_lens, *initial_h):
         ),
         sequence_lens,
         *initial_h,
+        out=out,
         n_out=2,
         hidden_size=n_hidden,
         activations=[name] * n_directions,
@@ -293,6 +303,8 @@ def _readouts(g, estimator, params, X, lengths):
         stream = g.op("Unsqueeze", g.op("GatherND", X, where), g.const([1]))
         context = estimator._context(params)
         n_stream = g.op("Shape", stream, end=1)
+        # Named so that to_onnx can expose them as the graph's optional input
+        # and extra output (the context before and after the stream).
         Y, _ = _rnn(
             g,
             estimator.activation,
@@ -300,7 +312,11 @@ def _readouts(g, estimator, params, X, lengths):
             stream,
             1,
             g.op("Cast", n_stream, to=onnx.TensorProto.INT32),
-            g.const(context[None, None], "h0"),
+            g.const(context[None, None], INITIAL_CONTEXT),
+            out=[
+                g.scope.get_unique_variable_name("stream_states"),
+                g.scope.get_unique_variable_name("stream_" + FINAL_CONTEXT),
+            ],
         )
         flat = g.op("Reshape", Y, g.const([-1, context.shape[0]]))
         # Back to rows: step t of row i is stream step start_i + t.
@@ -475,12 +491,49 @@ def to_onnx(estimator, X_sample, *, options=None, target_opset=None):
     """
     shape = np.shape(X_sample)
     dims = [None, shape[1]] if len(shape) == 2 else [None, None, shape[2]]
-    return skl2onnx.to_onnx(
+    model = skl2onnx.to_onnx(
         estimator,
         initial_types=[("X", FloatTensorType(dims))],
         options=options,
         target_opset=target_opset,
     )
+    return _expose_context(model)
+
+
+def _expose_context(model):
+    """Make a stateful network's context an optional input and an extra output.
+
+    The initializer holding the starting context becomes also a graph input
+    named ``initial_context`` (an input with a default, in ONNX's terms), and
+    the RNN's last state is copied to an output named ``final_context``.
+    """
+    graph = model.graph
+    starts = [i for i in graph.initializer if i.name.startswith(INITIAL_CONTEXT)]
+    ends = [
+        name
+        for node in graph.node
+        if node.op_type == "RNN"
+        for name in node.output
+        if name.startswith("stream_" + FINAL_CONTEXT)
+    ]
+    if len(starts) != 1 or len(ends) != 1:
+        return model  # stateless, or several stateful networks: left as they are
+    start = starts[0]
+    for node in graph.node:
+        node.input[:] = [INITIAL_CONTEXT if i == start.name else i for i in node.input]
+    start.name = INITIAL_CONTEXT
+    shape = list(start.dims)
+    graph.input.append(
+        onnx.helper.make_tensor_value_info(
+            INITIAL_CONTEXT, onnx.TensorProto.FLOAT, shape
+        )
+    )
+    graph.node.append(onnx.helper.make_node("Identity", [ends[0]], [FINAL_CONTEXT]))
+    graph.output.append(
+        onnx.helper.make_tensor_value_info(FINAL_CONTEXT, onnx.TensorProto.FLOAT, shape)
+    )
+    onnx.checker.check_model(model)
+    return model
 
 
 register()

@@ -55,7 +55,7 @@ def run(model, X, **options):
 
 
 def check_classifier(clf, X_test):
-    label, proba = run(clf, X_test, options={"zipmap": False})
+    label, proba = run(clf, X_test, options={"zipmap": False})[:2]
     # Copies: a stateful estimator's predictions advance its context.
     expected = copy.deepcopy(clf).predict_proba(X_test)
     assert_allclose(proba, expected, rtol=0, atol=ATOL)
@@ -64,7 +64,7 @@ def check_classifier(clf, X_test):
 
 
 def check_regressor(reg, X_test):
-    (values,) = run(reg, X_test)
+    values = run(reg, X_test)[0]
     expected = reg.predict(X_test)
     assert_allclose(values.reshape(expected.shape), expected, rtol=0, atol=ATOL)
     return np.abs(values.reshape(expected.shape) - expected).max()
@@ -134,6 +134,41 @@ def test_stateful_reads_rows_as_one_stream_from_context(readout):
     check_classifier(clf, X_test)
     clf.reset_context()
     check_classifier(clf, X_test)
+
+
+def test_stateful_context_is_an_optional_input_and_an_output():
+    X, X_test = data(2, n_features=2, n_steps=3)
+    y = (first_steps_sum(X, 2) > 0).astype(int)
+    clf = ElmanClassifier(
+        hidden_units=4, max_iter=10, random_state=0, stateful=True,
+        n_features_per_step=2, readout="last",
+    ).fit(X, y)  # fmt: skip
+    onx = elman_onnx.to_onnx(clf, X_test, options={"zipmap": False})
+    assert "initial_context" in [i.name for i in onx.graph.input]
+    assert [o.name for o in onx.graph.output][-1] == "final_context"
+    session = ort.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    first, second = X_test[:7], X_test[7:]
+    stream = copy.deepcopy(clf)
+    # Two runs, the second from the first's final context: the stream goes on,
+    # as two predict_proba calls of the stateful estimator.
+    _, proba_1, context = session.run(None, {"X": first})
+    _, proba_2, _ = session.run(None, {"X": second, "initial_context": context})
+    assert_allclose(proba_1, stream.predict_proba(first), rtol=0, atol=ATOL)
+    assert_allclose(proba_2, stream.predict_proba(second), rtol=0, atol=ATOL)
+    assert_allclose(context.ravel(), _context_after(clf, first), rtol=0, atol=ATOL)
+    # Zeros start a fresh stream, as reset_context does.
+    zeros = np.zeros_like(context)
+    _, fresh, _ = session.run(None, {"X": second, "initial_context": zeros})
+    reset = copy.deepcopy(clf).reset_context()
+    assert_allclose(fresh, reset.predict_proba(second), rtol=0, atol=ATOL)
+
+
+def _context_after(clf, X):
+    stream = copy.deepcopy(clf)
+    stream.predict_proba(X)
+    return stream.context_
 
 
 @pytest.mark.parametrize("n_targets", [1, 3])
