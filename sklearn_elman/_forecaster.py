@@ -193,6 +193,33 @@ class ElmanForecaster(BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------------
+    # Persistence: a saved forecaster holds only public classes and plain data,
+    # so that skops trusts it with the estimators' public names alone.
+    # ------------------------------------------------------------------------
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "transforms_" in state:
+            state = {
+                **state,
+                "transforms_": [vars(t).copy() for t in state["transforms_"]],
+                "_series": [_plain_series(s) for s in state["_series"]],
+            }
+        return state
+
+    def __setstate__(self, state):
+        if "transforms_" in state and isinstance(state["transforms_"][0], dict):
+            transforms = [SeriesTransform(**t) for t in state["transforms_"]]
+            state = {
+                **state,
+                "transforms_": transforms,
+                "_series": [
+                    _series_of(s, t) for s, t in zip(state["_series"], transforms)
+                ],
+            }
+        super().__setstate__(state)
+
+    # ------------------------------------------------------------------------
     # fit
     # ------------------------------------------------------------------------
 
@@ -783,6 +810,44 @@ def _truncated(s, n, keep_X=False):
     """The first ``n`` values of ``s`` (and its ``X``, or all of it), same transform."""
     X = s.X if keep_X else s.X[:n]
     return _Series(s.y[:n], X, s.start, None, "numpy", None, s.transform)
+
+
+def _plain_series(s):
+    """A training series as plain values (its pandas index as strings)."""
+    index = None
+    if s.index is not None:
+        period = type(s.index).__name__ == "PeriodIndex"
+        freq = s.index.freqstr if period else (s.index.freq or s.index.inferred_freq)
+        index = {
+            "period": period,
+            "values": [str(v) for v in s.index],
+            "freq": str(
+                freq if isinstance(freq, str) else getattr(freq, "freqstr", "")
+            ),
+        }
+    name = (
+        s.name
+        if s.name is None or isinstance(s.name, (str, int, float))
+        else ([str(n) for n in s.name])
+    )
+    return {"y": s.y, "X": s.X, "start": int(s.start), "index": index,
+            "kind": s.kind, "name": name}  # fmt: skip
+
+
+def _series_of(plain, transform):
+    """Undo :func:`_plain_series`."""
+    index = plain["index"]
+    if index is not None:
+        import pandas as pd
+
+        if index["period"]:
+            index = pd.PeriodIndex(index["values"], freq=index["freq"])
+        else:
+            index = pd.DatetimeIndex(index["values"], freq=index["freq"] or None)
+    return _Series(
+        plain["y"], plain["X"], plain["start"], index, plain["kind"], plain["name"],
+        transform,
+    )  # fmt: skip
 
 
 def _unit(s):

@@ -287,3 +287,30 @@ def test_noiseless_exponential_trend_times_season_is_forecast_on_the_log():
     model = ElmanForecaster(random_state=0, calibration_steps=0).fit(y[:120])
     assert model.transforms_[0].log
     assert np.max(np.abs(model.predict(24) / y[120:] - 1)) < 0.01
+
+
+@pytest.mark.parametrize("kind", ["numpy", "pandas", "panel"])
+def test_skops_round_trip_trusts_only_public_classes(kind):
+    sio = pytest.importorskip("skops.io")
+    y = trend_times_season(80, 0.01)
+    if kind == "pandas":
+        y = pd.Series(y, index=pd.period_range("2001-01", periods=80, freq="M"))
+    data = [y, trend_times_season(70, 0.01, seed=2)] if kind == "panel" else y
+    model = ElmanForecaster(fast(), season=12, random_state=0).fit(data)
+    saved = sio.dumps(model)
+    public = ["sklearn_elman.ElmanForecaster", "sklearn_elman.ElmanRegressor"]
+    assert sorted(sio.get_untrusted_types(data=saved)) == public
+    loaded = sio.loads(saved, trusted=public)
+    expected, got = model.predict(6), loaded.predict(6)
+    for e, g in zip(
+        expected if kind == "panel" else [expected], got if kind == "panel" else [got]
+    ):
+        if kind == "pandas":
+            assert list(g.index) == list(e.index)
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(e))
+    np.testing.assert_array_equal(
+        np.asarray(
+            loaded.predict_interval(6)[1][0 if kind == "panel" else slice(None)]
+        ),
+        np.asarray(model.predict_interval(6)[1][0 if kind == "panel" else slice(None)]),
+    )
