@@ -119,7 +119,7 @@ def mlp_on_lags(forecaster, train, X_train, X_test, horizon):
     mean = None if X_all is None else X_all.mean(axis=0)
     spread = None if X_all is None else X_all.std(axis=0)
 
-    def known(k, times, length):
+    def known(k, times):
         parts = [np.empty((len(times), 0))]
         if calendar:
             start = _start(train[k])
@@ -136,7 +136,7 @@ def mlp_on_lags(forecaster, train, X_train, X_test, horizon):
         z = t.transform(y2)[:, 0]
         series.append((y2, z, t))
         times = t.lag + np.arange(len(z))
-        K = known(k, times, len(y2))
+        K = known(k, times)
         for end in range(L, len(z)):
             rows.append(np.concatenate([z[end - L : end], K[end]]))
             targets.append(z[end])
@@ -153,7 +153,7 @@ def mlp_on_lags(forecaster, train, X_train, X_test, horizon):
         path = list(z)
         n = len(y2)
         for step in range(horizon):
-            K = known(k, np.array([n + step]), n)[0]
+            K = known(k, np.array([n + step]))[0]
             x = np.concatenate([np.asarray(path[-L:]), K])[None]
             path.append(np.mean([m.predict(x)[0] for m in members]))
         out.append(t.inverse(np.asarray(path[len(z) :])[:, None], y2)[:, 0])

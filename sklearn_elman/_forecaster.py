@@ -533,15 +533,9 @@ class ElmanForecaster(BaseEstimator):
             target, (n_steps, n_targets) for several); a pandas input gives a
             pandas output with its index continued, a panel a list.
         """
-        series, futures, panel = self._series_to_forecast(
+        series, levels, panel = self._forecast_levels(
             n_steps, X_future, last_window, last_window_X
         )
-        items = [
-            (s, s.transform.transform(s.y), future)
-            for s, future in zip(series, futures)
-        ]
-        z_hat = self._roll(self.regressor_, items, n_steps)
-        levels = [s.transform.inverse(z, s.y) for s, z in zip(series, z_hat)]
         out = [_like(s, level, n_steps) for s, level in zip(series, levels)]
         return out if panel else out[0]
 
@@ -593,7 +587,22 @@ class ElmanForecaster(BaseEstimator):
         scores = np.sort(self.calibration_scores_)
         n = len(scores)
         rank = int(np.ceil((n + 1) * coverage))
-        q = scores[min(rank, n) - 1] if rank <= n else np.inf
+        q = scores[rank - 1] if rank <= n else np.inf
+        series, levels, panel = self._forecast_levels(
+            n_steps, X_future, last_window, last_window_X
+        )
+        lowers, uppers = [], []
+        for s, level in zip(series, levels):
+            w = s.transform.to_log_level(level)
+            half = q * np.sqrt(np.arange(1, n_steps + 1))[:, None] * _unit(s)
+            lower = s.transform.from_log_level(w - half)
+            upper = s.transform.from_log_level(w + half)
+            lowers.append(_like(s, lower, n_steps))
+            uppers.append(_like(s, upper, n_steps))
+        return (lowers, uppers) if panel else (lowers[0], uppers[0])
+
+    def _forecast_levels(self, n_steps, X_future, last_window, last_window_X):
+        """The series forecast, their forecasts on the original scale, panel or not."""
         series, futures, panel = self._series_to_forecast(
             n_steps, X_future, last_window, last_window_X
         )
@@ -602,15 +611,8 @@ class ElmanForecaster(BaseEstimator):
             for s, future in zip(series, futures)
         ]
         z_hat = self._roll(self.regressor_, items, n_steps)
-        lowers, uppers = [], []
-        for s, z in zip(series, z_hat):
-            w = s.transform.to_log_level(s.transform.inverse(z, s.y))
-            half = q * np.sqrt(np.arange(1, n_steps + 1))[:, None] * _unit(s)
-            lower = s.transform.from_log_level(w - half)
-            upper = s.transform.from_log_level(w + half)
-            lowers.append(_like(s, lower, n_steps))
-            uppers.append(_like(s, upper, n_steps))
-        return (lowers, uppers) if panel else (lowers[0], uppers[0])
+        levels = [s.transform.inverse(z, s.y) for s, z in zip(series, z_hat)]
+        return series, levels, panel
 
     def _series_to_forecast(self, n_steps, X_future, last_window, last_window_X):
         check_is_fitted(self)
@@ -816,14 +818,11 @@ def _plain_series(s):
     """A training series as plain values (its pandas index as strings)."""
     index = None
     if s.index is not None:
-        period = type(s.index).__name__ == "PeriodIndex"
-        freq = s.index.freqstr if period else (s.index.freq or s.index.inferred_freq)
+        freq = s.index.freqstr if s.index.freq is not None else s.index.inferred_freq
         index = {
-            "period": period,
+            "period": type(s.index).__name__ == "PeriodIndex",
             "values": [str(v) for v in s.index],
-            "freq": str(
-                freq if isinstance(freq, str) else getattr(freq, "freqstr", "")
-            ),
+            "freq": freq or "",
         }
     name = (
         s.name
@@ -860,8 +859,6 @@ def _unit(s):
 def _like(s, values, n_steps):
     """The forecast of ``s`` in the kind of ``s``: numpy or pandas, index continued."""
     values = values[:, 0] if values.shape[1] == 1 and s.kind != "frame" else values
-    if s.kind == "numpy" and s.y.shape[1] > 1:
-        return values
     if s.kind == "numpy":
         return values
     import pandas as pd
